@@ -1,0 +1,73 @@
+#include "attach/code_cache.hpp"
+
+#include "attach/python_objects.hpp"
+
+#include <cstring>
+
+namespace profiling::attach {
+
+namespace {
+// Beyond this many distinct code objects the cache starts over, which bounds
+// memory for programs that generate code endlessly.
+constexpr std::size_t kMaxEntries = 200'000;
+}  // namespace
+
+CodeCache::CodeCache(MemoryReader& memory, const Layout& layout, std::uint64_t code_type)
+    : memory_(memory), layout_(layout), code_type_(code_type),
+      header_(layout.code_object_span()) {}
+
+std::optional<CodeCache::Identity> CodeCache::read_identity(std::uint64_t address) {
+    if (address == 0 || !memory_.read(address, header_.data(), header_.size())) return std::nullopt;
+    auto pointer_at = [&](Offset at) {
+        std::uint64_t value = 0;
+        if (at >= 0) std::memcpy(&value, header_.data() + at, sizeof value);
+        return value;
+    };
+    Identity id;
+    id.type = pointer_at(layout_.object_type);
+    id.filename = pointer_at(layout_.code_filename);
+    id.name = pointer_at(layout_.code_name);
+    id.qualname = pointer_at(layout_.code_qualname);
+    id.linetable = pointer_at(layout_.code_linetable);
+    std::memcpy(&id.first_line, header_.data() + layout_.code_firstlineno, sizeof id.first_line);
+    if (code_type_ != 0 && id.type != code_type_) return std::nullopt;
+    if (id.filename == 0 || id.name == 0 || id.first_line < 0) return std::nullopt;
+    return id;
+}
+
+std::optional<CodeInfo> CodeCache::decode(const Identity& id) {
+    CodeInfo info;
+    auto name = read_string_object(memory_, layout_, id.name);
+    auto file = read_string_object(memory_, layout_, id.filename);
+    if (!name || !file) return std::nullopt;
+    info.name = std::move(*name);
+    info.file = std::move(*file);
+    if (layout_.code_qualname != kAbsent) {
+        info.qualname = read_string_object(memory_, layout_, id.qualname);
+        if (!info.qualname) return std::nullopt;
+    }
+    info.first_line = id.first_line;
+    if (auto table = read_bytes_object(memory_, layout_, id.linetable)) {
+        info.lines = decode_line_table(layout_.line_format, *table, id.first_line);
+    }
+    return info;
+}
+
+void CodeCache::trim() {
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+}
+
+const CodeInfo* CodeCache::resolve(std::uint64_t address) {
+    auto identity = read_identity(address);
+    if (!identity) return nullptr;
+    if (auto it = entries_.find(address); it != entries_.end()) {
+        if (it->second.identity == *identity) return &it->second.info;
+        entries_.erase(it);   // the address now holds another code object
+    }
+    auto info = decode(*identity);
+    if (!info) return nullptr;
+    auto [it, inserted] = entries_.emplace(address, Entry{*identity, std::move(*info)});
+    return &it->second.info;
+}
+
+}  // namespace profiling::attach

@@ -1,0 +1,69 @@
+// Decoded code objects, cached by address.
+//
+// A code object's name, file and line table never change, so each is read
+// and decoded once. Addresses are reused when code objects are freed, so a
+// hit is confirmed by re-reading the object's header (one small read) and
+// comparing the fields that identify it.
+#pragma once
+
+#include "attach/layouts.hpp"
+#include "attach/line_table.hpp"
+#include "attach/process_memory.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace profiling::attach {
+
+struct CodeInfo {
+    std::string name;
+    std::optional<std::string> qualname;
+    std::string file;
+    std::int32_t first_line = 0;
+    std::vector<LineRange> lines;
+
+    std::int32_t line_for(std::int64_t byte_offset) const {
+        return line_at(lines, byte_offset, first_line);
+    }
+};
+
+class CodeCache {
+public:
+    // `code_type`: address of PyCode_Type in the target (0: not checked).
+    CodeCache(MemoryReader& memory, const Layout& layout, std::uint64_t code_type);
+
+    // The code object at `address`, or nullptr when it is not a readable
+    // code object (a torn stack, or a freed object). The pointer stays valid
+    // until the next call to clear().
+    const CodeInfo* resolve(std::uint64_t address);
+
+    // Call between samples: bounds memory for programs that keep generating code.
+    void trim();
+    void clear() { entries_.clear(); }
+    std::size_t size() const { return entries_.size(); }
+
+private:
+    struct Identity {
+        std::uint64_t type = 0, filename = 0, name = 0, qualname = 0, linetable = 0;
+        std::int32_t first_line = 0;
+        bool operator==(const Identity&) const = default;
+    };
+    struct Entry {
+        Identity identity;
+        CodeInfo info;
+    };
+
+    std::optional<Identity> read_identity(std::uint64_t address);
+    std::optional<CodeInfo> decode(const Identity& identity);
+
+    MemoryReader& memory_;
+    const Layout& layout_;
+    std::uint64_t code_type_;
+    std::unordered_map<std::uint64_t, Entry> entries_;
+    std::vector<unsigned char> header_;   // scratch buffer for one code header
+};
+
+}  // namespace profiling::attach

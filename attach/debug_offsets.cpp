@@ -1,0 +1,135 @@
+#include "attach/debug_offsets.hpp"
+
+#include <array>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+namespace profiling::attach {
+
+namespace {
+
+// Where, inside _Py_DebugOffsets, each value we use is stored. The struct is
+// stable only within one minor version, so there is one row per minor.
+struct DebugOffsetsPositions {
+    int minor;
+    std::size_t struct_size;
+    std::size_t runtime_interpreters_head;
+    std::size_t interp_next, interp_threads_head, interp_ceval_gil;
+    std::size_t tstate_next, tstate_interp, tstate_current_frame, tstate_thread_id,
+        tstate_native_thread_id, tstate_datastack_chunk;
+    std::size_t iframe_size, iframe_previous, iframe_executable, iframe_instr_ptr, iframe_owner;
+    std::size_t code_filename, code_name, code_qualname, code_linetable, code_firstlineno,
+        code_adaptive;
+    std::size_t bytes_ob_size, bytes_ob_sval;
+    std::size_t unicode_size, unicode_state, unicode_length, unicode_ascii_size;
+};
+
+constexpr std::array kPositions = {
+    DebugOffsetsPositions{
+        .minor = 13, .struct_size = 584,
+        .runtime_interpreters_head = 40,
+        .interp_next = 64, .interp_threads_head = 72, .interp_ceval_gil = 112,
+        .tstate_next = 168, .tstate_interp = 176, .tstate_current_frame = 184,
+        .tstate_thread_id = 192, .tstate_native_thread_id = 200, .tstate_datastack_chunk = 208,
+        .iframe_size = 224, .iframe_previous = 232, .iframe_executable = 240,
+        .iframe_instr_ptr = 248, .iframe_owner = 264,
+        .code_filename = 280, .code_name = 288, .code_qualname = 296, .code_linetable = 304,
+        .code_firstlineno = 312, .code_adaptive = 344,
+        .bytes_ob_size = 520, .bytes_ob_sval = 528,
+        .unicode_size = 536, .unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
+    },
+    DebugOffsetsPositions{
+        .minor = 14, .struct_size = 760,
+        .runtime_interpreters_head = 40,
+        .interp_next = 64, .interp_threads_head = 72, .interp_ceval_gil = 120,
+        .tstate_next = 192, .tstate_interp = 200, .tstate_current_frame = 208,
+        .tstate_thread_id = 216, .tstate_native_thread_id = 224, .tstate_datastack_chunk = 232,
+        .iframe_size = 248, .iframe_previous = 256, .iframe_executable = 264,
+        .iframe_instr_ptr = 272, .iframe_owner = 288,
+        .code_filename = 320, .code_name = 328, .code_qualname = 336, .code_linetable = 344,
+        .code_firstlineno = 352, .code_adaptive = 384,
+        .bytes_ob_size = 600, .bytes_ob_sval = 608,
+        .unicode_size = 616, .unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
+    },
+};
+
+const DebugOffsetsPositions* positions_for(int minor) {
+    for (const auto& p : kPositions) {
+        if (p.minor == minor) return &p;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+DebugOffsetsResult apply_debug_offsets(MemoryReader& memory, std::uint64_t runtime_address,
+                                       Layout& layout) {
+    DebugOffsetsResult result;
+    const DebugOffsetsPositions* pos = layout.major == 3 ? positions_for(layout.minor) : nullptr;
+    if (!pos || runtime_address == 0) return result;
+
+    std::vector<unsigned char> raw(pos->struct_size);
+    if (!memory.read(runtime_address, raw.data(), raw.size())) return result;
+    if (std::memcmp(raw.data(), "xdebugpy", 8) != 0) return result;
+
+    auto field = [&](std::size_t at) {
+        std::uint64_t value = 0;
+        std::memcpy(&value, raw.data() + at, sizeof value);
+        return static_cast<Offset>(value);
+    };
+    result.present = true;
+    result.version_hex = static_cast<std::uint64_t>(field(8));
+    result.free_threaded = field(16) != 0;
+    if (((result.version_hex >> 24) & 0xff) != 3 ||
+        static_cast<int>((result.version_hex >> 16) & 0xff) != layout.minor) {
+        result.present = false;   // a struct of another minor: ignore it
+        return result;
+    }
+
+    auto take = [&](Offset& target, std::size_t at) {
+        Offset value = field(at);
+        if (value < 0 || value > (1 << 20)) return;   // nonsense: keep the table
+        if (target != value) {
+            target = value;
+            ++result.fields_overridden;
+        }
+    };
+    take(layout.runtime_interpreters_head, pos->runtime_interpreters_head);
+    take(layout.interp_next, pos->interp_next);
+    take(layout.interp_threads_head, pos->interp_threads_head);
+    take(layout.interp_gil_pointer, pos->interp_ceval_gil);
+    take(layout.tstate_next, pos->tstate_next);
+    take(layout.tstate_interp, pos->tstate_interp);
+    take(layout.tstate_current_frame, pos->tstate_current_frame);
+    take(layout.tstate_thread_id, pos->tstate_thread_id);
+    take(layout.tstate_native_thread_id, pos->tstate_native_thread_id);
+    take(layout.tstate_datastack_chunk, pos->tstate_datastack_chunk);
+    take(layout.iframe_previous, pos->iframe_previous);
+    take(layout.iframe_code, pos->iframe_executable);
+    take(layout.iframe_instr, pos->iframe_instr_ptr);
+    take(layout.iframe_owner, pos->iframe_owner);
+    take(layout.code_filename, pos->code_filename);
+    take(layout.code_name, pos->code_name);
+    take(layout.code_qualname, pos->code_qualname);
+    take(layout.code_linetable, pos->code_linetable);
+    take(layout.code_firstlineno, pos->code_firstlineno);
+    take(layout.code_adaptive, pos->code_adaptive);
+    take(layout.varobject_size, pos->bytes_ob_size);
+    take(layout.bytes_data, pos->bytes_ob_sval);
+    take(layout.unicode_state, pos->unicode_state);
+    take(layout.unicode_length, pos->unicode_length);
+    take(layout.ascii_object_size, pos->unicode_ascii_size);
+    // sizeof(PyCompactUnicodeObject) is not described; on 3.12+ it is the
+    // PyUnicodeObject size minus its one data pointer.
+    Offset unicode_object_size = field(pos->unicode_size);
+    if (unicode_object_size > 8 && unicode_object_size < 1024) {
+        layout.compact_object_size = unicode_object_size - 8;
+        layout.legacy_unicode_data = unicode_object_size - 8;
+    }
+    Offset frame_size = field(pos->iframe_size);
+    if (frame_size > 0 && frame_size < 1024) layout.iframe_size = static_cast<int>(frame_size);
+    return result;
+}
+
+}  // namespace profiling::attach

@@ -1,0 +1,38 @@
+// Finding the CPython runtime inside a process: which ELF file holds it,
+// where it is loaded, which version it is and where its roots are.
+#pragma once
+
+#include "attach/layouts.hpp"
+#include "attach/proc_maps.hpp"
+#include "attach/process_memory.hpp"
+#include "profiling/stack.hpp"
+
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace profiling::attach {
+
+struct InterpreterLocation {
+    pid_t pid = 0;
+    std::string runtime_file;          // the ELF holding the runtime, as the target maps it
+    PythonVersion version;
+    Layout layout;                     // the table, confirmed by _Py_DebugOffsets on 3.13+
+    bool debug_offsets_confirmed = false;
+
+    std::uint64_t runtime = 0;               // &_PyRuntime (3.7+)
+    std::uint64_t interpreters_head_slot = 0;// address of the first-interpreter pointer
+    std::uint64_t fixed_interpreter = 0;     // stripped 2.7/3.6: the interpreter found via the GIL holder
+    std::uint64_t current_tstate_slot = 0;   // where the GIL holder's tstate is stored (2.7-3.11)
+    std::uint64_t code_type = 0;             // &PyCode_Type, 0 if unknown
+};
+
+// Throws profiling::Error with a user-facing message when the process does
+// not exist, cannot be read, is not CPython, or runs an unsupported version.
+InterpreterLocation locate_interpreter(pid_t pid, MemoryReader& memory);
+
+// The path /proc/PID/exe points to (for messages).
+std::string executable_path(pid_t pid);
+
+}  // namespace profiling::attach

@@ -1,0 +1,179 @@
+// The tables. Sources: offsetof() probes against each version's headers and
+// live checks against running interpreters (docs/design/cpython-layouts.md).
+#include "attach/layouts.hpp"
+
+#include <algorithm>
+#include <array>
+#include <initializer_list>
+
+namespace profiling::attach {
+
+namespace {
+
+using LT = LineTableFormat;
+
+constexpr Layout py27{
+    .major = 2, .minor = 7,
+    .interp_next = 0, .interp_threads_head = 8,
+    .tstate_next = 0, .tstate_interp = 8, .tstate_frame = 16, .tstate_thread_id = 144,
+    .frame_model = FrameModel::FrameObjects,
+    .frame_back = 24, .frame_code = 32, .frame_lasti = 120,
+    .code_filename = 80, .code_name = 88, .code_firstlineno = 96, .code_linetable = 104,
+    .line_format = LT::LnotabUnsigned,
+    .bytes_data = 36, .strings = StringModel::Py2Str,
+    .gil_model = GilModel::CurrentSymbol,
+};
+
+constexpr Layout py36{
+    .major = 3, .minor = 6,
+    .interp_next = 0, .interp_threads_head = 8,
+    .tstate_next = 8, .tstate_interp = 16, .tstate_frame = 24, .tstate_thread_id = 152,
+    .frame_model = FrameModel::FrameObjects,
+    .frame_back = 24, .frame_code = 32, .frame_lasti = 120,
+    .code_filename = 96, .code_name = 104, .code_firstlineno = 36, .code_linetable = 112,
+    .line_format = LT::LnotabSigned,
+    .gil_model = GilModel::CurrentSymbol,
+};
+
+// 3.7.0-3.7.3 keep gilstate.tstate_current 88 bytes lower than 3.7.4+.
+constexpr Layout py37_early{
+    .major = 3, .minor = 7, .first_micro = 0,
+    .runtime_interpreters_head = 24, .runtime_tstate_current = 1392,
+    .interp_next = 0, .interp_threads_head = 8,
+    .tstate_next = 8, .tstate_interp = 16, .tstate_frame = 24, .tstate_thread_id = 176,
+    .frame_model = FrameModel::FrameObjects,
+    .frame_back = 24, .frame_code = 32, .frame_lasti = 104,
+    .code_filename = 96, .code_name = 104, .code_firstlineno = 36, .code_linetable = 112,
+    .line_format = LT::LnotabSigned,
+    .gil_model = GilModel::RuntimeCurrent,
+};
+
+constexpr Layout py37 = [] {
+    Layout l = py37_early;
+    l.first_micro = 4;
+    l.runtime_tstate_current = 1480;
+    return l;
+}();
+
+constexpr Layout py38{
+    .major = 3, .minor = 8,
+    .runtime_interpreters_head = 32, .runtime_tstate_current = 1368,
+    .interp_next = 0, .interp_threads_head = 8,
+    .tstate_next = 8, .tstate_interp = 16, .tstate_frame = 24, .tstate_thread_id = 176,
+    .frame_model = FrameModel::FrameObjects,
+    .frame_back = 24, .frame_code = 32, .frame_lasti = 104,
+    .code_filename = 104, .code_name = 112, .code_firstlineno = 40, .code_linetable = 120,
+    .line_format = LT::LnotabSigned,
+    .gil_model = GilModel::RuntimeCurrent,
+};
+
+constexpr Layout py39 = [] {
+    Layout l = py38;
+    l.minor = 9;
+    l.runtime_tstate_current = 568;
+    return l;
+}();
+
+constexpr Layout py310 = [] {
+    Layout l = py39;
+    l.minor = 10;
+    l.frame_lasti = 96;
+    l.lasti_to_bytes = 2;   // f_lasti counts 2-byte instructions
+    l.line_format = LT::Linetable310;
+    return l;
+}();
+
+constexpr Layout py311{
+    .major = 3, .minor = 11,
+    .runtime_interpreters_head = 40, .runtime_tstate_current = 576,
+    .interp_next = 0, .interp_threads_head = 16,
+    .tstate_next = 8, .tstate_interp = 16, .tstate_cframe = 56, .cframe_current_frame = 8,
+    .tstate_thread_id = 152, .tstate_native_thread_id = 160, .tstate_datastack_chunk = 296,
+    .frame_model = FrameModel::InterpreterFrames,
+    .iframe_code = 32, .iframe_previous = 48, .iframe_instr = 56, .iframe_owner = 69,
+    .iframe_size = 80,
+    .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_firstlineno = 72,
+    .code_linetable = 136, .code_adaptive = 184,
+    .line_format = LT::Locations311,
+    .gil_model = GilModel::RuntimeCurrent,
+};
+
+constexpr Layout py312{
+    .major = 3, .minor = 12,
+    .runtime_interpreters_head = 40,
+    .interp_next = 0, .interp_threads_head = 72, .interp_gil_pointer = 384,
+    .tstate_next = 8, .tstate_interp = 16, .tstate_cframe = 56, .cframe_current_frame = 0,
+    .tstate_thread_id = 136, .tstate_native_thread_id = 144, .tstate_datastack_chunk = 232,
+    .frame_model = FrameModel::InterpreterFrames,
+    .iframe_code = 0, .iframe_previous = 8, .iframe_instr = 56, .iframe_owner = 70,
+    .iframe_size = 80, .first_shim_owner = 3,   // FRAME_OWNED_BY_CSTACK
+    .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_firstlineno = 68,
+    .code_linetable = 136, .code_adaptive = 192,
+    .line_format = LT::Locations311,
+    .ascii_object_size = 40, .compact_object_size = 56, .legacy_unicode_data = 56,
+    .gil_model = GilModel::InterpreterGil,
+};
+
+constexpr Layout py313{
+    .major = 3, .minor = 13,
+    .runtime_interpreters_head = 632,
+    .interp_next = 7264, .interp_threads_head = 7344, .interp_gil_pointer = 16,
+    .tstate_next = 8, .tstate_interp = 16, .tstate_current_frame = 72,
+    .tstate_thread_id = 152, .tstate_native_thread_id = 160, .tstate_datastack_chunk = 232,
+    .frame_model = FrameModel::InterpreterFrames,
+    .iframe_code = 0, .iframe_previous = 8, .iframe_instr = 56, .iframe_owner = 70,
+    .iframe_size = 80, .first_shim_owner = 3,   // FRAME_OWNED_BY_CSTACK; f_executable is None
+    .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_firstlineno = 68,
+    .code_linetable = 136, .code_adaptive = 200,
+    .line_format = LT::Locations311,
+    .ascii_object_size = 40, .compact_object_size = 56, .legacy_unicode_data = 56,
+    .gil_model = GilModel::InterpreterGil,
+};
+
+constexpr Layout py314 = [] {
+    Layout l = py313;
+    l.minor = 14;
+    l.runtime_interpreters_head = 808;
+    l.interp_next = 7272;
+    l.iframe_owner = 74;
+    l.iframe_size = 88;
+    l.first_shim_owner = 3;      // FRAME_OWNED_BY_INTERPRETER (entry frames)
+    l.code_is_tagged = true;     // f_executable is a _PyStackRef
+    l.code_adaptive = 208;
+    return l;
+}();
+
+constexpr std::array kLayouts = {
+    py27, py36, py37_early, py37, py38, py39, py310, py311, py312, py313, py314,
+};
+
+}  // namespace
+
+std::size_t Layout::thread_state_span() const {
+    Offset highest = std::max({tstate_next, tstate_interp, tstate_frame, tstate_cframe,
+                               tstate_current_frame, tstate_thread_id,
+                               tstate_native_thread_id, tstate_datastack_chunk + 8});
+    return static_cast<std::size_t>(highest) + 8;
+}
+
+std::size_t Layout::code_object_span() const {
+    Offset highest = std::max({object_type, code_filename, code_name, code_qualname,
+                               code_firstlineno, code_linetable});
+    return static_cast<std::size_t>(highest) + 8;
+}
+
+std::optional<Layout> layout_for(const PythonVersion& version) {
+    const Layout* best = nullptr;
+    for (const Layout& layout : kLayouts) {
+        if (layout.major == version.major && layout.minor == version.minor &&
+            layout.first_micro <= version.micro) {
+            best = &layout;   // tables are ordered by first_micro
+        }
+    }
+    if (!best) return std::nullopt;
+    return *best;
+}
+
+std::string supported_versions_text() { return "2.7 and 3.6 to 3.14"; }
+
+}  // namespace profiling::attach

@@ -1,0 +1,116 @@
+// Per-version knowledge of CPython's internal structures, as data.
+//
+// Each Layout says where the reader finds the fields it needs in one
+// interpreter version. Nothing else in the reader knows about versions
+// except through these fields (and the enums that name the few genuinely
+// different models). Offsets are bytes on x86-64; -1 means "no such field".
+#pragma once
+
+#include "attach/line_table.hpp"
+#include "profiling/stack.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace profiling::attach {
+
+// How frames are chained.
+enum class FrameModel : std::uint8_t {
+    FrameObjects,       // <= 3.10: PyFrameObject via tstate->frame and f_back
+    InterpreterFrames,  // 3.11+: _PyInterpreterFrame via previous
+};
+
+// How the thread that holds the GIL is found.
+enum class GilModel : std::uint8_t {
+    CurrentSymbol,      // 2.7, 3.6: *_PyThreadState_Current
+    RuntimeCurrent,     // 3.7-3.11: _PyRuntime.gilstate.tstate_current
+    InterpreterGil,     // 3.12+: interp->ceval.gil -> {last_holder, locked}
+};
+
+enum class StringModel : std::uint8_t {
+    Py2Str,             // PyStringObject: ob_size, then chars at bytes_data
+    Pep393,             // PyASCIIObject / PyCompactUnicodeObject
+};
+
+using Offset = std::int64_t;
+inline constexpr Offset kAbsent = -1;
+
+struct Layout {
+    int major = 0;
+    int minor = 0;
+    int first_micro = 0;        // this table applies from major.minor.first_micro
+
+    // _PyRuntime (3.7+); 2.7/3.6 have a static interp_head instead.
+    Offset runtime_interpreters_head = kAbsent;
+    Offset runtime_tstate_current = kAbsent;
+
+    // PyInterpreterState
+    Offset interp_next = kAbsent;
+    Offset interp_threads_head = kAbsent;
+    Offset interp_gil_pointer = kAbsent;     // 3.12+: struct _gil_runtime_state*
+
+    // PyThreadState
+    Offset tstate_next = kAbsent;
+    Offset tstate_interp = kAbsent;
+    Offset tstate_frame = kAbsent;           // <= 3.10: PyFrameObject*
+    Offset tstate_cframe = kAbsent;          // 3.11, 3.12: _PyCFrame*
+    Offset cframe_current_frame = kAbsent;   //   ...->current_frame
+    Offset tstate_current_frame = kAbsent;   // 3.13+
+    Offset tstate_thread_id = kAbsent;       // pthread_self()
+    Offset tstate_native_thread_id = kAbsent;// 3.11+: kernel tid
+    Offset tstate_datastack_chunk = kAbsent; // 3.11+: newest chunk; top at +8
+
+    FrameModel frame_model = FrameModel::FrameObjects;
+
+    // PyFrameObject (<= 3.10)
+    Offset frame_back = kAbsent;
+    Offset frame_code = kAbsent;
+    Offset frame_lasti = kAbsent;            // int
+    int lasti_to_bytes = 1;                  // 3.10 counts instructions: x2
+
+    // _PyInterpreterFrame (3.11+)
+    Offset iframe_code = kAbsent;
+    Offset iframe_previous = kAbsent;
+    Offset iframe_instr = kAbsent;           // prev_instr (3.11/3.12), instr_ptr (3.13+)
+    Offset iframe_owner = kAbsent;           // char
+    int iframe_size = 0;
+    int first_shim_owner = 256;              // owner values >= this are C-stack shims
+    bool code_is_tagged = false;             // 3.14+: _PyStackRef, clear low 2 bits
+
+    // PyCodeObject
+    Offset code_filename = kAbsent;
+    Offset code_name = kAbsent;
+    Offset code_qualname = kAbsent;          // 3.11+
+    Offset code_firstlineno = kAbsent;       // int
+    Offset code_linetable = kAbsent;         // co_lnotab / co_linetable
+    Offset code_adaptive = kAbsent;          // 3.11+: inline bytecode
+    LineTableFormat line_format = LineTableFormat::LnotabSigned;
+
+    // Objects
+    Offset object_type = 8;
+    Offset varobject_size = 16;
+    Offset bytes_data = 32;
+    StringModel strings = StringModel::Pep393;
+    Offset unicode_length = 16;
+    Offset unicode_state = 32;
+    Offset ascii_object_size = 48;           // sizeof(PyASCIIObject)
+    Offset compact_object_size = 72;         // sizeof(PyCompactUnicodeObject)
+    Offset legacy_unicode_data = 72;         // PyUnicodeObject.data.any
+
+    GilModel gil_model = GilModel::CurrentSymbol;
+    Offset gil_last_holder = 8;              // in struct _gil_runtime_state (3.12+)
+    Offset gil_locked = 16;
+
+    // Bytes of a thread state / code object to read so every field above is covered.
+    std::size_t thread_state_span() const;
+    std::size_t code_object_span() const;
+};
+
+// The built-in table for `version`, or nullopt when it is not supported.
+std::optional<Layout> layout_for(const PythonVersion& version);
+
+// "2.7, 3.6–3.15": for messages.
+std::string supported_versions_text();
+
+}  // namespace profiling::attach

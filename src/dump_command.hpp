@@ -1,0 +1,17 @@
+// `profiling dump PID`: every thread's Python stack, once.
+#pragma once
+
+#include <sys/types.h>
+
+namespace profiling {
+
+struct DumpOptions {
+    pid_t pid = 0;
+    bool json = false;
+    bool blocking = false;   // stop the threads for one consistent read
+};
+
+// Prints the dump to stdout; returns the exit status. Throws profiling::Error.
+int run_dump(const DumpOptions& options);
+
+}  // namespace profiling
