@@ -30,6 +30,10 @@ std::optional<CodeCache::Identity> CodeCache::read_identity(std::uint64_t addres
     id.qualname = pointer_at(layout_.code_qualname);
     id.linetable = pointer_at(layout_.code_linetable);
     std::memcpy(&id.first_line, header_.data() + layout_.code_firstlineno, sizeof id.first_line);
+    if (layout_.code_first_traceable != kAbsent) {
+        std::memcpy(&id.first_traceable, header_.data() + layout_.code_first_traceable,
+                    sizeof id.first_traceable);
+    }
     if (code_type_ != 0 && id.type != code_type_) return std::nullopt;
     if (id.filename == 0 || id.name == 0 || id.first_line < 0) return std::nullopt;
     return id;
@@ -47,6 +51,7 @@ std::optional<CodeInfo> CodeCache::decode(const Identity& id) {
         if (!info.qualname) return std::nullopt;
     }
     info.first_line = id.first_line;
+    info.first_traceable_byte = std::int64_t{id.first_traceable} * 2;
     if (auto table = read_bytes_object(memory_, layout_, id.linetable)) {
         info.lines = decode_line_table(layout_.line_format, *table, id.first_line);
     }

@@ -23,6 +23,10 @@ struct CodeInfo {
     std::optional<std::string> qualname;
     std::string file;
     std::int32_t first_line = 0;
+    // 3.11+: bytes of bytecode before the first traceable instruction; a
+    // frame whose instruction is still before it has not really started
+    // (tracebacks and sys._current_frames() leave it out).
+    std::int64_t first_traceable_byte = 0;
     std::vector<LineRange> lines;
 
     std::int32_t line_for(std::int64_t byte_offset) const {
@@ -49,6 +53,7 @@ private:
     struct Identity {
         std::uint64_t type = 0, filename = 0, name = 0, qualname = 0, linetable = 0;
         std::int32_t first_line = 0;
+        std::int32_t first_traceable = 0;
         bool operator==(const Identity&) const = default;
     };
     struct Entry {

@@ -93,7 +93,7 @@ constexpr Layout py311{
     .iframe_code = 32, .iframe_previous = 48, .iframe_instr = 56, .iframe_owner = 69,
     .iframe_size = 80,
     .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_firstlineno = 72,
-    .code_linetable = 136, .code_adaptive = 184,
+    .code_linetable = 136, .code_adaptive = 184, .code_first_traceable = 168,
     .line_format = LT::Locations311,
     .gil_model = GilModel::RuntimeCurrent,
 };
@@ -108,7 +108,7 @@ constexpr Layout py312{
     .iframe_code = 0, .iframe_previous = 8, .iframe_instr = 56, .iframe_owner = 70,
     .iframe_size = 80, .first_shim_owner = 3,   // FRAME_OWNED_BY_CSTACK
     .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_firstlineno = 68,
-    .code_linetable = 136, .code_adaptive = 192,
+    .code_linetable = 136, .code_adaptive = 192, .code_first_traceable = 176,
     .line_format = LT::Locations311,
     .ascii_object_size = 40, .compact_object_size = 56, .legacy_unicode_data = 56,
     .gil_model = GilModel::InterpreterGil,
@@ -124,7 +124,7 @@ constexpr Layout py313{
     .iframe_code = 0, .iframe_previous = 8, .iframe_instr = 56, .iframe_owner = 70,
     .iframe_size = 80, .first_shim_owner = 3,   // FRAME_OWNED_BY_CSTACK; f_executable is None
     .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_firstlineno = 68,
-    .code_linetable = 136, .code_adaptive = 200,
+    .code_linetable = 136, .code_adaptive = 200, .code_first_traceable = 184,
     .line_format = LT::Locations311,
     .ascii_object_size = 40, .compact_object_size = 56, .legacy_unicode_data = 56,
     .gil_model = GilModel::InterpreterGil,
@@ -140,6 +140,7 @@ constexpr Layout py314 = [] {
     l.first_shim_owner = 3;      // FRAME_OWNED_BY_INTERPRETER (entry frames)
     l.code_is_tagged = true;     // f_executable is a _PyStackRef
     l.code_adaptive = 208;
+    l.code_first_traceable = 192;
     return l;
 }();
 
@@ -158,7 +159,7 @@ std::size_t Layout::thread_state_span() const {
 
 std::size_t Layout::code_object_span() const {
     Offset highest = std::max({object_type, code_filename, code_name, code_qualname,
-                               code_firstlineno, code_linetable});
+                               code_firstlineno, code_linetable, code_first_traceable});
     return static_cast<std::size_t>(highest) + 8;
 }
 

@@ -76,6 +76,7 @@ struct Layout {
     Offset iframe_owner = kAbsent;           // char
     int iframe_size = 0;
     int first_shim_owner = 256;              // owner values >= this are C-stack shims
+    int generator_owner = 1;                 // FRAME_OWNED_BY_GENERATOR
     bool code_is_tagged = false;             // 3.14+: _PyStackRef, clear low 2 bits
 
     // PyCodeObject
@@ -85,6 +86,7 @@ struct Layout {
     Offset code_firstlineno = kAbsent;       // int
     Offset code_linetable = kAbsent;         // co_lnotab / co_linetable
     Offset code_adaptive = kAbsent;          // 3.11+: inline bytecode
+    Offset code_first_traceable = kAbsent;   // 3.11+: int _co_firsttraceable (code units)
     LineTableFormat line_format = LineTableFormat::LnotabSigned;
 
     // Objects

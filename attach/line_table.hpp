@@ -38,6 +38,16 @@ std::vector<LineRange> decode_line_table(LineTableFormat format,
 // 3.11+). Offsets before the first instruction, past the table, or in a
 // range with no line give `first_line`, as tracebacks do for frames that
 // have not started.
+//
+// Format notes (checked against PyCode_Addr2Line of real interpreters, see
+// tests/unit/fixtures/make_line_table_fixtures.py):
+//  - lnotab (2.7-3.9) has no end: PyCode_Addr2Line gives the last line for
+//    every offset past the last pair, so the last range ends at UINT32_MAX
+//    and any larger offset also gets its line.
+//  - 3.10 and 3.11+ tables cover exactly the bytecode; instructions without
+//    a line (ldelta -128 / location code 15) decode to kNoLine ranges.
+//  - 3.11+ module code starts with RESUME on line 0 (first_line - 1); that
+//    is a real table value and is returned as 0, not replaced.
 std::int32_t line_at(const std::vector<LineRange>& ranges,
                      std::int64_t byte_offset,
                      std::int32_t first_line);

@@ -164,7 +164,10 @@ bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t chu
         const CodeInfo* code = codes_.resolve(code_address);
         if (!code) return false;
         auto offset = static_cast<std::int64_t>(instr - (code_address + layout_.code_adaptive));
-        out.push_back({code, code->line_for(offset)});
+        // Frames still in their prologue (and 3.13's __init__ cleanup shim,
+        // which never gets past it) are not part of the Python stack.
+        bool incomplete = owner != layout_.generator_owner && offset < code->first_traceable_byte;
+        if (!incomplete) out.push_back({code, code->line_for(offset)});
         frame = previous;
     }
     return true;
