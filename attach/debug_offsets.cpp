@@ -52,6 +52,20 @@ constexpr std::array kPositions = {
         .bytes_ob_size = 600, .bytes_ob_sval = 608,
         .unicode_size = 616, .unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
     },
+    // 3.15 inserted base_frame, last_profiled_frame(_seq) into the thread-state group.
+    DebugOffsetsPositions{
+        .minor = 15, .struct_size = 888,
+        .runtime_interpreters_head = 40,
+        .interp_next = 64, .interp_threads_head = 72, .interp_ceval_gil = 120,
+        .tstate_next = 192, .tstate_interp = 200, .tstate_current_frame = 208,
+        .tstate_thread_id = 240, .tstate_native_thread_id = 248, .tstate_datastack_chunk = 256,
+        .iframe_size = 312, .iframe_previous = 320, .iframe_executable = 328,
+        .iframe_instr_ptr = 336, .iframe_owner = 352,
+        .code_filename = 384, .code_name = 392, .code_qualname = 400, .code_linetable = 408,
+        .code_firstlineno = 416, .code_adaptive = 448,
+        .bytes_ob_size = 696, .bytes_ob_sval = 704,
+        .unicode_size = 712, .unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
+    },
 };
 
 const DebugOffsetsPositions* positions_for(int minor) {

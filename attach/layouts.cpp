@@ -144,8 +144,21 @@ constexpr Layout py314 = [] {
     return l;
 }();
 
+// 3.15 grew the thread state near its front (base_frame, last_profiled_frame).
+constexpr Layout py315 = [] {
+    Layout l = py314;
+    l.minor = 15;
+    l.runtime_interpreters_head = 936;
+    l.interp_next = 7264;
+    l.interp_threads_head = 7336;
+    l.tstate_thread_id = 176;
+    l.tstate_native_thread_id = 184;
+    l.tstate_datastack_chunk = 256;
+    return l;
+}();
+
 constexpr std::array kLayouts = {
-    py27, py36, py37_early, py37, py38, py39, py310, py311, py312, py313, py314,
+    py27, py36, py37_early, py37, py38, py39, py310, py311, py312, py313, py314, py315,
 };
 
 }  // namespace
@@ -175,6 +188,6 @@ std::optional<Layout> layout_for(const PythonVersion& version) {
     return *best;
 }
 
-std::string supported_versions_text() { return "2.7 and 3.6 to 3.14"; }
+std::string supported_versions_text() { return "2.7 and 3.6 to 3.15"; }
 
 }  // namespace profiling::attach
