@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Sampling-profiler benchmark: what sampling costs the profiler and the target.
+
+    python3 bench/sampling_bench.py [--profiling build/profiling] [--python python3] [--quick]
+
+Reports, in one run on this machine:
+  1. profiler CPU time per sample at stack depth ~30 and ~300 (target: <= 10 us at 30);
+  2. the sample rate achieved when 10,000 Hz is asked (target: >= 9,500/s);
+  3. the target's slowdown with the profiler attached at 100 Hz and 1000 Hz,
+     against the same workload without it, measured in the same run
+     (target: <= 1% at 100 Hz).
+Numbers are printed, never asserted: speed is measured here, correctness in tests/.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SUMMARY = re.compile(r"profiling: (\d+) samples of (\d+) threads in ([\d.]+) s \((\d+)/s\)")
+
+
+def run_profiler(cmd):
+    """Runs the profiler; returns (cpu seconds it used, samples, seconds, rate)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("profiler failed: %s\n%s" % (" ".join(cmd), stderr))
+    match = SUMMARY.search(stderr)
+    if not match:
+        raise SystemExit("no summary line from the profiler:\n" + stderr)
+    samples, _, seconds, rate = match.groups()
+    return usage.ru_utime + usage.ru_stime, int(samples), float(seconds), int(rate)
+
+
+def per_sample_cost(args, depth, seconds):
+    target = subprocess.Popen([args.python, os.path.join(HERE, "targets", "deep_stack.py"), str(depth)])
+    try:
+        time.sleep(0.5)
+        with tempfile.TemporaryDirectory() as tmp:
+            cpu, samples, _, _ = run_profiler([args.profiling, "attach", str(target.pid), "--mode", "wall",
+                                               "--rate", "1000", "--duration", str(seconds),
+                                               "--dump", os.path.join(tmp, "p.prf")])
+        return cpu / max(samples, 1) * 1e6, samples
+    finally:
+        target.kill()
+        target.wait()
+
+
+def achieved_rate(args, asked, seconds):
+    target = subprocess.Popen([args.python, os.path.join(HERE, "targets", "deep_stack.py"), "30"])
+    try:
+        time.sleep(0.5)
+        with tempfile.TemporaryDirectory() as tmp:
+            _, samples, secs, rate = run_profiler([args.profiling, "attach", str(target.pid), "--mode", "wall",
+                                                   "--rate", str(asked), "--duration", str(seconds),
+                                                   "--dump", os.path.join(tmp, "p.prf")])
+        return rate, samples, secs
+    finally:
+        target.kill()
+        target.wait()
+
+
+def workload_seconds(cmd):
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    return float(out.decode().strip().splitlines()[-1])
+
+
+def slowdown(args, rates, repeats, scale):
+    workload = [os.path.join(HERE, "targets", "workload.py"), str(scale)]
+    results = {}
+    base = []
+    profiled = {rate: [] for rate in rates}
+    with tempfile.TemporaryDirectory() as tmp:
+        # Interleave the runs so drifts in machine load hit every variant alike.
+        for _ in range(repeats):
+            base.append(workload_seconds([args.python] + workload))
+            for rate in rates:
+                profiled[rate].append(workload_seconds(
+                    [args.profiling, "-S", "--python", args.python, "--rate", str(rate), "--mode", "wall",
+                     "--dump", os.path.join(tmp, "w.prf")] + workload[:1] + ["--"] + workload[1:]))
+    base_median = statistics.median(base)
+    for rate in rates:
+        results[rate] = statistics.median(profiled[rate]) / base_median
+    return base_median, results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiling", default=os.path.join(ROOT, "build", "profiling"))
+    parser.add_argument("--python", default="python3")
+    parser.add_argument("--quick", action="store_true", help="shorter runs, rougher numbers")
+    args = parser.parse_args()
+    seconds = 2 if args.quick else 5
+    repeats = 3 if args.quick else 7
+    version = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
+                             check=True, stdout=subprocess.PIPE).stdout.decode().strip()
+    print("profiling sampling benchmark — Python %s (%s), %d cores" % (version, args.python, os.cpu_count()))
+
+    for depth in (30, 300):
+        cost, samples = per_sample_cost(args, depth, seconds)
+        print("  profiler CPU per sample at depth %3d: %7.2f us  (%d samples)%s"
+              % (depth, cost, samples, "   target <= 10 us" if depth == 30 else ""))
+
+    rate, samples, secs = achieved_rate(args, 10000, seconds)
+    print("  rate achieved at 10,000 Hz asked:   %7d /s  (%d samples in %.1f s)   target >= 9,500/s"
+          % (rate, samples, secs))
+
+    base, ratios = slowdown(args, (100, 1000), repeats, 1.0)
+    print("  target alone: %.3f s (median of %d)" % (base, repeats))
+    for rate, ratio in ratios.items():
+        print("  target slowdown at %4d Hz: x%.4f  (%+.2f%%)%s"
+              % (rate, ratio, (ratio - 1) * 100, "   target <= 1%" if rate == 100 else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+#include "src/sampler.hpp"
+
+#include "profiling/errors.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <poll.h>
+#include <signal.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+namespace profiling {
+
+namespace {
+
+std::int64_t unix_millis() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+class TimerFd {
+public:
+    explicit TimerFd(double rate_hz) {
+        fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+        if (fd_ < 0) throw Error(ErrorKind::Internal, fmt::format("timerfd_create: {}", std::strerror(errno)));
+        auto period_ns = static_cast<long long>(std::llround(1e9 / rate_hz));
+        if (period_ns < 1000) period_ns = 1000;
+        itimerspec spec{};
+        spec.it_interval.tv_sec = period_ns / 1'000'000'000;
+        spec.it_interval.tv_nsec = period_ns % 1'000'000'000;
+        spec.it_value = spec.it_interval;
+        if (::timerfd_settime(fd_, 0, &spec, nullptr) != 0) {
+            ::close(fd_);
+            throw Error(ErrorKind::Internal, fmt::format("timerfd_settime: {}", std::strerror(errno)));
+        }
+    }
+    ~TimerFd() { ::close(fd_); }
+    TimerFd(const TimerFd&) = delete;
+    TimerFd& operator=(const TimerFd&) = delete;
+
+    // Waits up to `timeout_ms` for the next tick; returns how many periods
+    // passed since the last wait (0 on timeout).
+    std::uint64_t wait(int timeout_ms) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0) return 0;
+        std::uint64_t expirations = 0;
+        if (::read(fd_, &expirations, sizeof expirations) != sizeof expirations) return 0;
+        return expirations;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+}  // namespace
+
+Sampler::Sampler(attach::StackWalker& walker, const SamplerOptions& options, std::string command)
+    : walker_(walker), options_(options), activity_(walker.location().pid) {
+    ProfileInfo& info = profile_.info;
+    info.kind = "sampling";
+    info.pid = walker.location().pid;
+    info.command = std::move(command);
+    info.python_version = walker.location().version.text();
+    info.mode = options.mode == SampleMode::Cpu ? "cpu" : "wall";
+    info.rate_hz = options.rate_hz;
+    info.started_unix_ms = unix_millis();
+}
+
+FrameId Sampler::frame_id(const attach::CodeInfo& code) {
+    auto [it, inserted] = frame_ids_.try_emplace(code.serial, 0);
+    if (inserted) {
+        it->second = profile_.frames.intern(FrameInfo{code.name, code.qualname, code.file, code.first_line});
+    }
+    return it->second;
+}
+
+ThreadProfile& Sampler::thread_profile(const attach::ThreadSample& sample) {
+    auto [it, inserted] = thread_index_.try_emplace(sample.thread_id, profile_.threads.size());
+    if (inserted) {
+        profile_.threads.push_back(ThreadProfile{});
+        profile_.threads.back().thread_id = sample.thread_id;
+    }
+    ThreadProfile& thread = profile_.threads[it->second];
+    // Thread ids are reused after a thread exits; keep the latest identity.
+    if (sample.native_id) thread.native_id = sample.native_id;
+    if (sample.name) thread.name = sample.name;
+    return thread;
+}
+
+void Sampler::sample_once() {
+    const std::vector<attach::ThreadSample>& threads = walker_.sample();
+    std::lock_guard lock(mutex_);
+    ++profile_.info.ticks;
+    for (const attach::ThreadSample& sample : threads) {
+        if (sample.frames.empty()) continue;
+        if (options_.mode == SampleMode::Cpu) {
+            bool running = sample.native_id ? activity_.is_running(*sample.native_id) : sample.holds_gil;
+            if (!running) continue;
+        }
+        stack_.clear();
+        for (auto frame = sample.frames.rbegin(); frame != sample.frames.rend(); ++frame) {
+            stack_.push_back(frame_id(*frame->code));
+        }
+        thread_profile(sample).tree.add(stack_, sample.frames.front().line);
+    }
+    if (options_.mode == SampleMode::Cpu) activity_.forget_unused();
+}
+
+bool Sampler::target_gone() const {
+    pid_t pid = walker_.location().pid;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+    // A launched child that exited stays a zombie until reaped.
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE* f = std::fopen(path, "r");
+    if (!f) return true;
+    char buffer[512] = {};
+    std::size_t n = std::fread(buffer, 1, sizeof buffer - 1, f);
+    std::fclose(f);
+    buffer[n] = '\0';
+    const char* close = std::strrchr(buffer, ')');
+    return close && (close[2] == 'Z' || close[2] == 'X');
+}
+
+SamplerStop Sampler::run(const std::atomic<bool>& stop) {
+    using clock = std::chrono::steady_clock;
+    TimerFd timer(options_.rate_hz);
+    const auto started = clock::now();
+    auto finish = [&](SamplerStop why) {
+        std::lock_guard lock(mutex_);
+        profile_.info.duration_s = std::chrono::duration<double>(clock::now() - started).count();
+        return why;
+    };
+    while (!stop.load(std::memory_order_relaxed)) {
+        std::uint64_t periods = timer.wait(100);
+        if (periods == 0) continue;
+        if (periods > 1) {
+            std::lock_guard lock(mutex_);
+            profile_.info.missed_ticks += periods - 1;
+        }
+        if (options_.duration_s &&
+            std::chrono::duration<double>(clock::now() - started).count() >= *options_.duration_s) {
+            return finish(SamplerStop::DurationReached);
+        }
+        try {
+            sample_once();
+        } catch (const Error& error) {
+            if (error.kind() == ErrorKind::NoSuchProcess || target_gone()) {
+                return finish(SamplerStop::TargetExited);
+            }
+            std::lock_guard lock(mutex_);
+            ++profile_.info.failed_reads;
+        }
+    }
+    return finish(SamplerStop::Requested);
+}
+
+Profile Sampler::snapshot() const {
+    std::lock_guard lock(mutex_);
+    return profile_;
+}
+
+Profile Sampler::take() {
+    std::lock_guard lock(mutex_);
+    return std::move(profile_);
+}
+
+}  // namespace profiling
