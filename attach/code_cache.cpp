@@ -13,14 +13,12 @@ constexpr std::size_t kMaxEntries = 200'000;
 }  // namespace
 
 CodeCache::CodeCache(MemoryReader& memory, const Layout& layout, std::uint64_t code_type)
-    : memory_(memory), layout_(layout), code_type_(code_type),
-      header_(layout.code_object_span()) {}
+    : memory_(memory), layout_(layout), code_type_(code_type) {}
 
-std::optional<CodeCache::Identity> CodeCache::read_identity(std::uint64_t address) {
-    if (address == 0 || !memory_.read(address, header_.data(), header_.size())) return std::nullopt;
+std::optional<CodeCache::Identity> CodeCache::identity_from(const unsigned char* header) const {
     auto pointer_at = [&](Offset at) {
         std::uint64_t value = 0;
-        if (at >= 0) std::memcpy(&value, header_.data() + at, sizeof value);
+        if (at >= 0) std::memcpy(&value, header + at, sizeof value);
         return value;
     };
     Identity id;
@@ -29,10 +27,9 @@ std::optional<CodeCache::Identity> CodeCache::read_identity(std::uint64_t addres
     id.name = pointer_at(layout_.code_name);
     id.qualname = pointer_at(layout_.code_qualname);
     id.linetable = pointer_at(layout_.code_linetable);
-    std::memcpy(&id.first_line, header_.data() + layout_.code_firstlineno, sizeof id.first_line);
+    std::memcpy(&id.first_line, header + layout_.code_firstlineno, sizeof id.first_line);
     if (layout_.code_first_traceable != kAbsent) {
-        std::memcpy(&id.first_traceable, header_.data() + layout_.code_first_traceable,
-                    sizeof id.first_traceable);
+        std::memcpy(&id.first_traceable, header + layout_.code_first_traceable, sizeof id.first_traceable);
     }
     if (code_type_ != 0 && id.type != code_type_) return std::nullopt;
     if (id.filename == 0 || id.name == 0 || id.first_line < 0) return std::nullopt;
@@ -62,17 +59,41 @@ void CodeCache::trim() {
     if (entries_.size() >= kMaxEntries) entries_.clear();
 }
 
-const CodeInfo* CodeCache::resolve(std::uint64_t address) {
-    auto identity = read_identity(address);
-    if (!identity) return nullptr;
+const CodeInfo* CodeCache::resolve_with(std::uint64_t address, const Identity& identity) {
     if (auto it = entries_.find(address); it != entries_.end()) {
-        if (it->second.identity == *identity) return &it->second.info;
+        if (it->second.identity == identity) return &it->second.info;
         entries_.erase(it);   // the address now holds another code object
     }
-    auto info = decode(*identity);
+    auto info = decode(identity);
     if (!info) return nullptr;
-    auto [it, inserted] = entries_.emplace(address, Entry{*identity, std::move(*info)});
+    info->serial = next_serial_++;
+    auto [it, inserted] = entries_.emplace(address, Entry{identity, std::move(*info)});
     return &it->second.info;
+}
+
+const CodeInfo* CodeCache::resolve(std::uint64_t address) {
+    std::vector<const CodeInfo*> out;
+    resolve_all(std::span<const std::uint64_t>(&address, 1), out);
+    return out[0];
+}
+
+void CodeCache::resolve_all(std::span<const std::uint64_t> addresses, std::vector<const CodeInfo*>& out) {
+    const std::size_t span = layout_.code_object_span();
+    out.assign(addresses.size(), nullptr);
+    headers_.resize(span * addresses.size());
+    requests_.clear();
+    for (std::size_t i = 0; i < addresses.size(); ++i) {
+        if (addresses[i] == 0) continue;
+        requests_.push_back({addresses[i], headers_.data() + i * span, span, false});
+    }
+    memory_.read_batch(requests_);
+    for (const MemoryReader::Request& request : requests_) {
+        if (!request.ok) continue;
+        auto index = static_cast<std::size_t>(static_cast<unsigned char*>(request.out) - headers_.data()) / span;
+        if (auto identity = identity_from(static_cast<const unsigned char*>(request.out))) {
+            out[index] = resolve_with(addresses[index], *identity);
+        }
+    }
 }
 
 }  // namespace profiling::attach

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,6 +20,7 @@
 namespace profiling::attach {
 
 struct CodeInfo {
+    std::uint32_t serial = 0;   // unique per decoded code object, never reused
     std::string name;
     std::optional<std::string> qualname;
     std::string file;
@@ -44,6 +46,10 @@ public:
     // until the next call to clear().
     const CodeInfo* resolve(std::uint64_t address);
 
+    // resolve() for many addresses at once: the headers of all of them are
+    // read in one batched read. out[i] is the result for addresses[i].
+    void resolve_all(std::span<const std::uint64_t> addresses, std::vector<const CodeInfo*>& out);
+
     // Call between samples: bounds memory for programs that keep generating code.
     void trim();
     void clear() { entries_.clear(); }
@@ -61,14 +67,17 @@ private:
         CodeInfo info;
     };
 
-    std::optional<Identity> read_identity(std::uint64_t address);
+    std::optional<Identity> identity_from(const unsigned char* header) const;
+    const CodeInfo* resolve_with(std::uint64_t address, const Identity& identity);
     std::optional<CodeInfo> decode(const Identity& identity);
 
     MemoryReader& memory_;
     const Layout& layout_;
     std::uint64_t code_type_;
     std::unordered_map<std::uint64_t, Entry> entries_;
-    std::vector<unsigned char> header_;   // scratch buffer for one code header
+    std::vector<unsigned char> headers_;  // scratch: code headers read in one batch
+    std::vector<MemoryReader::Request> requests_;
+    std::uint32_t next_serial_ = 1;
 };
 
 }  // namespace profiling::attach

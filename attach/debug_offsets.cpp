@@ -23,6 +23,10 @@ struct DebugOffsetsPositions {
         code_adaptive;
     std::size_t bytes_ob_size, bytes_ob_sval;
     std::size_t unicode_size, unicode_state, unicode_length, unicode_ascii_size;
+    // Used for thread names; 0 = this minor's struct does not describe it.
+    std::size_t interp_imports_modules;
+    std::size_t type_flags, type_basicsize, type_dictoffset, heap_type_cached_keys;
+    std::size_t dict_keys, dict_values, long_tag, long_digits;
 };
 
 constexpr std::array kPositions = {
@@ -38,6 +42,9 @@ constexpr std::array kPositions = {
         .code_firstlineno = 312, .code_adaptive = 344,
         .bytes_ob_size = 520, .bytes_ob_sval = 528,
         .unicode_size = 536, .unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
+        .interp_imports_modules = 88,
+        .type_flags = 392, .type_basicsize = 0, .type_dictoffset = 0, .heap_type_cached_keys = 0,
+        .dict_keys = 456, .dict_values = 464, .long_tag = 496, .long_digits = 504,
     },
     DebugOffsetsPositions{
         .minor = 14, .struct_size = 760,
@@ -51,6 +58,9 @@ constexpr std::array kPositions = {
         .code_firstlineno = 352, .code_adaptive = 384,
         .bytes_ob_size = 600, .bytes_ob_sval = 608,
         .unicode_size = 616, .unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
+        .interp_imports_modules = 96,
+        .type_flags = 440, .type_basicsize = 0, .type_dictoffset = 0, .heap_type_cached_keys = 0,
+        .dict_keys = 536, .dict_values = 544, .long_tag = 576, .long_digits = 584,
     },
     // 3.15 inserted base_frame, last_profiled_frame(_seq) into the thread-state group.
     DebugOffsetsPositions{
@@ -65,6 +75,9 @@ constexpr std::array kPositions = {
         .code_firstlineno = 416, .code_adaptive = 448,
         .bytes_ob_size = 696, .bytes_ob_sval = 704,
         .unicode_size = 712, .unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
+        .interp_imports_modules = 96,
+        .type_flags = 504, .type_basicsize = 512, .type_dictoffset = 520, .heap_type_cached_keys = 536,
+        .dict_keys = 632, .dict_values = 640, .long_tag = 672, .long_digits = 680,
     },
 };
 
@@ -134,6 +147,18 @@ DebugOffsetsResult apply_debug_offsets(MemoryReader& memory, std::uint64_t runti
     take(layout.unicode_state, pos->unicode_state);
     take(layout.unicode_length, pos->unicode_length);
     take(layout.ascii_object_size, pos->unicode_ascii_size);
+    auto take_described = [&](Offset& target, std::size_t at) {
+        if (at != 0) take(target, at);
+    };
+    take_described(layout.interp_modules, pos->interp_imports_modules);
+    take_described(layout.type_flags, pos->type_flags);
+    take_described(layout.type_basicsize, pos->type_basicsize);
+    take_described(layout.type_dictoffset, pos->type_dictoffset);
+    take_described(layout.heaptype_cached_keys, pos->heap_type_cached_keys);
+    take_described(layout.dict_keys, pos->dict_keys);
+    take_described(layout.dict_values, pos->dict_values);
+    take_described(layout.long_size, pos->long_tag);
+    take_described(layout.long_digits, pos->long_digits);
     // sizeof(PyCompactUnicodeObject) is not described; on 3.12+ it is the
     // PyUnicodeObject size minus its one data pointer.
     Offset unicode_object_size = field(pos->unicode_size);

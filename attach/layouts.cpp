@@ -22,6 +22,9 @@ constexpr Layout py27{
     .line_format = LT::LnotabUnsigned,
     .bytes_data = 36, .strings = StringModel::Py2Str,
     .gil_model = GilModel::CurrentSymbol,
+    .interp_modules = 16,
+    .dict_model = DictModel::OpenTable27, .dict_keys = 40, .dict_values = kAbsent, .dict_mask = 32,
+    .instance_dict = InstanceDictModel::DictOffset, .int_model = IntModel::Py2IntOrLong,
 };
 
 constexpr Layout py36{
@@ -33,6 +36,8 @@ constexpr Layout py36{
     .code_filename = 96, .code_name = 104, .code_firstlineno = 36, .code_linetable = 112,
     .line_format = LT::LnotabSigned,
     .gil_model = GilModel::CurrentSymbol,
+    .interp_modules = 16, .heaptype_cached_keys = 856,
+    .dict_model = DictModel::Compact36, .instance_dict = InstanceDictModel::DictOffset,
 };
 
 // 3.7.0-3.7.3 keep gilstate.tstate_current 88 bytes lower than 3.7.4+.
@@ -46,6 +51,8 @@ constexpr Layout py37_early{
     .code_filename = 96, .code_name = 104, .code_firstlineno = 36, .code_linetable = 112,
     .line_format = LT::LnotabSigned,
     .gil_model = GilModel::RuntimeCurrent,
+    .interp_modules = 40, .heaptype_cached_keys = 856,
+    .dict_model = DictModel::Compact36, .instance_dict = InstanceDictModel::DictOffset,
 };
 
 constexpr Layout py37 = [] {
@@ -65,12 +72,16 @@ constexpr Layout py38{
     .code_filename = 104, .code_name = 112, .code_firstlineno = 40, .code_linetable = 120,
     .line_format = LT::LnotabSigned,
     .gil_model = GilModel::RuntimeCurrent,
+    .interp_modules = 56, .heaptype_cached_keys = 872,
+    .dict_model = DictModel::Compact36, .instance_dict = InstanceDictModel::DictOffset,
 };
 
 constexpr Layout py39 = [] {
     Layout l = py38;
     l.minor = 9;
     l.runtime_tstate_current = 568;
+    l.interp_modules = 856;
+    l.heaptype_cached_keys = 864;
     return l;
 }();
 
@@ -80,6 +91,7 @@ constexpr Layout py310 = [] {
     l.frame_lasti = 96;
     l.lasti_to_bytes = 2;   // f_lasti counts 2-byte instructions
     l.line_format = LT::Linetable310;
+    l.heaptype_cached_keys = 872;
     return l;
 }();
 
@@ -96,6 +108,8 @@ constexpr Layout py311{
     .code_linetable = 136, .code_adaptive = 184, .code_first_traceable = 168,
     .line_format = LT::Locations311,
     .gil_model = GilModel::RuntimeCurrent,
+    .interp_modules = 888, .heaptype_cached_keys = 872,
+    .dict_model = DictModel::Compact311, .instance_dict = InstanceDictModel::Managed311,
 };
 
 constexpr Layout py312{
@@ -112,6 +126,9 @@ constexpr Layout py312{
     .line_format = LT::Locations311,
     .ascii_object_size = 40, .compact_object_size = 56, .legacy_unicode_data = 56,
     .gil_model = GilModel::InterpreterGil,
+    .interp_modules = 944, .heaptype_cached_keys = 880,
+    .dict_model = DictModel::Compact311, .instance_dict = InstanceDictModel::DictOrValues312,
+    .int_model = IntModel::TaggedDigits,
 };
 
 constexpr Layout py313{
@@ -128,6 +145,9 @@ constexpr Layout py313{
     .line_format = LT::Locations311,
     .ascii_object_size = 40, .compact_object_size = 56, .legacy_unicode_data = 56,
     .gil_model = GilModel::InterpreterGil,
+    .interp_modules = 7656, .heaptype_cached_keys = 880,
+    .dict_model = DictModel::Compact311, .dict_values_items = 8,
+    .instance_dict = InstanceDictModel::InlineValues313, .int_model = IntModel::TaggedDigits,
 };
 
 constexpr Layout py314 = [] {
@@ -141,6 +161,7 @@ constexpr Layout py314 = [] {
     l.code_is_tagged = true;     // f_executable is a _PyStackRef
     l.code_adaptive = 208;
     l.code_first_traceable = 192;
+    l.interp_modules = 7688;
     return l;
 }();
 
@@ -154,6 +175,8 @@ constexpr Layout py315 = [] {
     l.tstate_thread_id = 176;
     l.tstate_native_thread_id = 184;
     l.tstate_datastack_chunk = 256;
+    l.interp_modules = 7592;
+    l.heaptype_cached_keys = 888;
     return l;
 }();
 

@@ -33,6 +33,27 @@ enum class StringModel : std::uint8_t {
     Pep393,             // PyASCIIObject / PyCompactUnicodeObject
 };
 
+// How a dict stores its entries (thread_names.cpp reads dicts).
+enum class DictModel : std::uint8_t {
+    OpenTable27,        // 2.7: ma_mask + ma_table of {hash, key, value}
+    Compact36,          // 3.6-3.10: ma_keys {refcnt, dk_size, lookup, usable, nentries, indices[]}
+    Compact311,         // 3.11+: ma_keys {refcnt, log2_size, log2_index_bytes, kind, ..., indices[]}
+};
+
+// Where an instance keeps its attributes (the Thread object's name).
+enum class InstanceDictModel : std::uint8_t {
+    DictOffset,         // <= 3.10: PyObject* __dict__ at tp_dictoffset
+    Managed311,         // 3.11: PyDictValues* at -32, dict at -24 (Py_TPFLAGS_MANAGED_DICT)
+    DictOrValues312,    // 3.12: one word at -24: the dict, or the values pointer - 1 (odd)
+    InlineValues313,    // 3.13+: dict at -24, else PyDictValues inline at tp_basicsize
+};
+
+enum class IntModel : std::uint8_t {
+    Py2IntOrLong,       // 2.7: PyIntObject (ob_ival) or PyLongObject (ob_size)
+    SizedDigits,        // 3.0-3.11: ob_size = +/- digit count, 30-bit digits
+    TaggedDigits,       // 3.12+: lv_tag = count << 3 | sign (0 +, 1 zero, 2 -)
+};
+
 using Offset = std::int64_t;
 inline constexpr Offset kAbsent = -1;
 
@@ -103,6 +124,25 @@ struct Layout {
     GilModel gil_model = GilModel::CurrentSymbol;
     Offset gil_last_holder = 8;              // in struct _gil_runtime_state (3.12+)
     Offset gil_locked = 16;
+
+    // Thread names: interp -> modules dict -> "threading" -> md_dict -> "_active"
+    // -> {ident: Thread} -> Thread._name (thread_names.cpp).
+    Offset interp_modules = kAbsent;         // interp->modules / interp->imports.modules (3.12+)
+    Offset module_dict = 16;                 // PyModuleObject.md_dict
+    Offset type_basicsize = 32;              // PyTypeObject
+    Offset type_flags = 168;
+    Offset type_dictoffset = 288;
+    Offset heaptype_cached_keys = kAbsent;   // PyHeapTypeObject.ht_cached_keys (3.x)
+    DictModel dict_model = DictModel::Compact36;
+    Offset dict_keys = 32;                   // 3.x ma_keys; 2.7: ma_table
+    Offset dict_values = 40;                 // 3.x ma_values (split tables); absent in 2.7
+    Offset dict_mask = kAbsent;              // 2.7 ma_mask
+    Offset dict_values_items = 0;            // PyDictValues.values (3.13+: 8, after capacity..valid)
+    InstanceDictModel instance_dict = InstanceDictModel::DictOffset;
+    IntModel int_model = IntModel::SizedDigits;
+    Offset long_size = 16;                   // ob_size, or lv_tag (3.12+)
+    Offset long_digits = 24;                 // ob_digit[]
+    Offset int_value = 16;                   // 2.7 PyIntObject.ob_ival
 
     // Bytes of a thread state / code object to read so every field above is covered.
     std::size_t thread_state_span() const;

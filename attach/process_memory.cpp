@@ -1,5 +1,6 @@
 #include "attach/process_memory.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <string>
@@ -42,6 +43,53 @@ bool ProcessMemory::read(std::uint64_t address, void* out, std::size_t size) {
         done += static_cast<std::size_t>(n);
     }
     return true;
+}
+
+void ProcessMemory::read_batch(std::span<Request> requests) {
+    constexpr std::size_t kMaxIov = 1024;   // IOV_MAX on Linux
+    std::size_t next = 0;
+    while (next < requests.size()) {
+        if (use_proc_mem_) {
+            for (; next < requests.size(); ++next) {
+                Request& r = requests[next];
+                r.ok = read(r.address, r.out, r.size);
+            }
+            return;
+        }
+        iovec local[kMaxIov];
+        iovec remote[kMaxIov];
+        std::size_t count = std::min(kMaxIov, requests.size() - next);
+        std::size_t wanted = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            Request& r = requests[next + i];
+            local[i] = {r.out, r.size};
+            remote[i] = {reinterpret_cast<void*>(r.address), r.size};
+            wanted += r.size;
+        }
+        ssize_t n = ::process_vm_readv(pid_, local, count, remote, count, 0);
+        if (n < 0 && errno == ENOSYS) {
+            use_proc_mem_ = true;
+            continue;
+        }
+        // The kernel fills the pieces in order and stops at the first fault:
+        // everything before it is whole.
+        std::size_t done = n > 0 ? static_cast<std::size_t>(n) : 0;
+        std::size_t i = 0;
+        for (; i < count && done >= requests[next + i].size; ++i) {
+            done -= requests[next + i].size;
+            requests[next + i].ok = true;
+        }
+        if (n >= 0 && static_cast<std::size_t>(n) == wanted) {
+            next += count;
+            continue;
+        }
+        if (n < 0) last_errno_ = errno;
+        // The piece that stopped the batch: read it alone (it may just cross
+        // a page boundary), then go on with the rest.
+        Request& stuck = requests[next + i];
+        stuck.ok = read(stuck.address, stuck.out, stuck.size);
+        next += i + 1;
+    }
 }
 
 bool ProcessMemory::read_via_proc_mem(std::uint64_t address, void* out, std::size_t size) {

@@ -20,6 +20,21 @@ public:
     // could not be read (unmapped, or the process is gone).
     virtual bool read(std::uint64_t address, void* out, std::size_t size) = 0;
 
+    // One piece of a batched read.
+    struct Request {
+        std::uint64_t address = 0;
+        void* out = nullptr;
+        std::size_t size = 0;
+        bool ok = false;   // set by read_batch
+    };
+
+    // Reads many small pieces, in as few system calls as the implementation
+    // can; each request's `ok` says whether it was read whole. The default
+    // reads them one by one.
+    virtual void read_batch(std::span<Request> requests) {
+        for (Request& r : requests) r.ok = read(r.address, r.out, r.size);
+    }
+
     template <typename T>
     bool read_value(std::uint64_t address, T& out) {
         static_assert(std::is_trivially_copyable_v<T>);
@@ -38,6 +53,9 @@ public:
     ProcessMemory& operator=(const ProcessMemory&) = delete;
 
     bool read(std::uint64_t address, void* out, std::size_t size) override;
+    // One process_vm_readv for up to IOV_MAX pieces; pieces after a failed
+    // one are retried individually.
+    void read_batch(std::span<Request> requests) override;
 
     pid_t pid() const { return pid_; }
     // errno of the last failed read (EPERM/ESRCH tell why a read failed).

@@ -45,7 +45,7 @@ bool process_exists(pid_t pid) {
 
 StackWalker::StackWalker(const InterpreterLocation& where, MemoryReader& memory)
     : where_(where), layout_(where_.layout), memory_(memory),
-      codes_(memory, layout_, where.code_type), native_ids_(memory, where.pid),
+      codes_(memory, layout_, where.code_type), native_ids_(memory, where.pid), names_(memory, layout_),
       tstate_buffer_(layout_.thread_state_span()) {}
 
 void StackWalker::fail_thread_list() {
@@ -237,6 +237,7 @@ const std::vector<ThreadSample>& StackWalker::sample() {
         }
         thread.holds_gil = holder == tstates[i];
     }
+    names_.assign(owners, threads_);   // cached; re-read at most every second or on new threads
     return threads_;
 }
 
@@ -248,6 +249,7 @@ ProcessStacks StackWalker::snapshot() {
         ThreadStack thread;
         thread.thread_id = sample.thread_id;
         thread.native_id = sample.native_id;
+        thread.name = sample.name;
         thread.holds_gil = sample.holds_gil;
         thread.complete = sample.complete;
         for (const FrameRef& ref : sample.frames) {

@@ -5,10 +5,12 @@
 #include "attach/interpreter_locator.hpp"
 #include "attach/native_thread_ids.hpp"
 #include "attach/process_memory.hpp"
+#include "attach/thread_names.hpp"
 #include "profiling/stack.hpp"
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace profiling::attach {
@@ -23,6 +25,7 @@ struct ThreadSample {
     std::uint64_t thread_state = 0;          // address of the PyThreadState
     std::uint64_t thread_id = 0;             // pthread_self()
     std::optional<std::int32_t> native_id;   // kernel tid
+    std::optional<std::string> name;         // threading name, where readable
     bool holds_gil = false;
     bool complete = true;                    // false: the stack kept changing under the reader
     std::vector<FrameRef> frames;            // innermost first
@@ -57,6 +60,7 @@ private:
     MemoryReader& memory_;
     CodeCache codes_;
     NativeThreadIds native_ids_;
+    ThreadNames names_;
     std::vector<ThreadSample> threads_;
     std::vector<unsigned char> tstate_buffer_;
     std::vector<unsigned char> chunk_buffer_;
