@@ -21,15 +21,6 @@ constexpr int kThreadAttempts = 5;
 constexpr std::uint64_t kMaxChunkCopy = 1u << 20;
 
 template <typename T>
-T field(const std::vector<unsigned char>& block, Offset at) {
-    T value{};
-    if (at >= 0 && static_cast<std::size_t>(at) + sizeof(T) <= block.size()) {
-        std::memcpy(&value, block.data() + at, sizeof(T));
-    }
-    return value;
-}
-
-template <typename T>
 T field(const unsigned char* block, Offset at) {
     T value{};
     std::memcpy(&value, block + at, sizeof(T));
@@ -45,8 +36,7 @@ bool process_exists(pid_t pid) {
 
 StackWalker::StackWalker(const InterpreterLocation& where, MemoryReader& memory)
     : where_(where), layout_(where_.layout), memory_(memory),
-      codes_(memory, layout_, where.code_type), native_ids_(memory, where.pid), names_(memory, layout_),
-      tstate_buffer_(layout_.thread_state_span()) {}
+      codes_(memory, layout_, where.code_type), native_ids_(memory, where.pid), names_(memory, layout_) {}
 
 void StackWalker::fail_thread_list() {
     if (!process_exists(where_.pid)) {
@@ -71,17 +61,23 @@ std::vector<std::uint64_t> StackWalker::interpreters() {
     return result;
 }
 
-bool StackWalker::read_thread_list(std::uint64_t interp, std::vector<std::uint64_t>& out) {
+bool StackWalker::read_thread_list(std::uint64_t interp) {
+    const std::size_t span = layout_.thread_state_span();
     std::uint64_t tstate = 0;
     if (!memory_.read_value(interp + layout_.interp_threads_head, tstate)) return false;
-    std::size_t first = out.size();
+    const std::size_t first = tstates_.size();
     while (tstate != 0) {
-        if (out.size() - first >= kMaxThreads) return false;
-        std::uint64_t owner = 0, next = 0;
-        if (!memory_.read_value(tstate + layout_.tstate_interp, owner) || owner != interp) return false;
-        if (!memory_.read_value(tstate + layout_.tstate_next, next)) return false;
-        out.push_back(tstate);
-        if (std::find(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), next) != out.end()) {
+        if (tstates_.size() - first >= kMaxThreads) return false;
+        std::size_t at = tstate_blocks_.size();
+        tstate_blocks_.resize(at + span);
+        unsigned char* block = tstate_blocks_.data() + at;
+        if (!memory_.read(tstate, block, span)) return false;
+        if (field<std::uint64_t>(block, layout_.tstate_interp) != interp) return false;
+        auto next = field<std::uint64_t>(block, layout_.tstate_next);
+        tstates_.push_back(tstate);
+        owners_.push_back(interp);
+        if (std::find(tstates_.begin() + static_cast<std::ptrdiff_t>(first), tstates_.end(), next) !=
+            tstates_.end()) {
             return false;   // a cycle: the list changed under us
         }
         tstate = next;
@@ -97,37 +93,47 @@ std::uint64_t StackWalker::gil_holder(std::uint64_t interp) {
             if (where_.current_tstate_slot) memory_.read_value(where_.current_tstate_slot, holder);
             return holder;
         case GilModel::InterpreterGil: {
-            std::uint64_t gil = 0;
-            std::int32_t locked = 0;
-            if (!memory_.read_value(interp + layout_.interp_gil_pointer, gil) || gil == 0) return 0;
-            if (!memory_.read_value(gil + layout_.gil_locked, locked) || locked == 0) return 0;
-            memory_.read_value(gil + layout_.gil_last_holder, holder);
-            return holder;
+            // The interpreter's GIL struct does not move: look it up once.
+            auto known = std::find_if(gil_pointers_.begin(), gil_pointers_.end(),
+                                      [&](const auto& entry) { return entry.first == interp; });
+            std::uint64_t gil = known != gil_pointers_.end() ? known->second : 0;
+            if (gil == 0) {
+                if (!memory_.read_value(interp + layout_.interp_gil_pointer, gil) || gil == 0) return 0;
+                gil_pointers_.emplace_back(interp, gil);
+            }
+            // last_holder and locked in one read.
+            const Offset from = std::min(layout_.gil_last_holder, layout_.gil_locked);
+            const Offset to = std::max(layout_.gil_last_holder, layout_.gil_locked) + 8;
+            unsigned char block[64];
+            if (to - from > static_cast<Offset>(sizeof block) ||
+                !memory_.read(gil + from, block, static_cast<std::size_t>(to - from))) {
+                return 0;
+            }
+            if (field<std::int32_t>(block, layout_.gil_locked - from) == 0) return 0;
+            return field<std::uint64_t>(block, layout_.gil_last_holder - from);
         }
     }
     return 0;
 }
 
-bool StackWalker::walk_frame_objects(std::uint64_t frame, std::vector<FrameRef>& out) {
+bool StackWalker::walk_frame_objects(std::uint64_t frame) {
     const std::size_t span =
         static_cast<std::size_t>(std::max({layout_.frame_back, layout_.frame_code, layout_.frame_lasti})) + 8;
     unsigned char block[256];
     while (frame != 0) {
-        if (out.size() >= kMaxDepth) return true;   // truncated, not torn
+        if (raw_.size() >= kMaxDepth) return true;   // truncated, not torn
         if (!memory_.read(frame, block, span)) return false;
-        auto code_address = field<std::uint64_t>(block, layout_.frame_code);
-        auto lasti = field<std::int32_t>(block, layout_.frame_lasti);
         auto back = field<std::uint64_t>(block, layout_.frame_back);
-        const CodeInfo* code = codes_.resolve(code_address);
-        if (!code || back == frame) return false;
-        out.push_back({code, code->line_for(std::int64_t{lasti} * layout_.lasti_to_bytes)});
+        if (back == frame) return false;
+        auto lasti = field<std::int32_t>(block, layout_.frame_lasti);
+        raw_.push_back({field<std::uint64_t>(block, layout_.frame_code),
+                        std::int64_t{lasti} * layout_.lasti_to_bytes, 0});
         frame = back;
     }
     return true;
 }
 
-bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t chunk,
-                                          std::uint64_t chunk_top, std::vector<FrameRef>& out) {
+bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t chunk, std::uint64_t chunk_top) {
     // Most frames live in the newest data-stack chunk: copy its used part
     // once and serve those frames from the copy.
     std::uint64_t copied_from = 0, copied_to = 0;
@@ -142,7 +148,7 @@ bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t chu
         std::max({layout_.iframe_code, layout_.iframe_previous, layout_.iframe_instr, layout_.iframe_owner}) + 8);
     unsigned char local[256];
     while (frame != 0) {
-        if (out.size() >= kMaxDepth) return true;
+        if (raw_.size() >= kMaxDepth) return true;
         const unsigned char* block = nullptr;
         if (frame >= copied_from && frame + span <= copied_to) {
             block = chunk_buffer_.data() + (frame - copied_from);
@@ -154,65 +160,83 @@ bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t chu
         auto previous = field<std::uint64_t>(block, layout_.iframe_previous);
         auto owner = field<std::uint8_t>(block, layout_.iframe_owner);
         if (previous == frame) return false;
-        if (owner >= layout_.first_shim_owner) {   // C-stack entry frame: no Python code
-            frame = previous;
-            continue;
+        // C-stack entry frames carry no Python code (and 3.13+ store None
+        // there): skip them before touching the code pointer.
+        if (owner < layout_.first_shim_owner) {
+            auto code = field<std::uint64_t>(block, layout_.iframe_code);
+            if (layout_.code_is_tagged) code &= ~std::uint64_t{3};
+            raw_.push_back({code, static_cast<std::int64_t>(field<std::uint64_t>(block, layout_.iframe_instr)),
+                            owner});
         }
-        auto code_address = field<std::uint64_t>(block, layout_.iframe_code);
-        if (layout_.code_is_tagged) code_address &= ~std::uint64_t{3};
-        auto instr = field<std::uint64_t>(block, layout_.iframe_instr);
-        const CodeInfo* code = codes_.resolve(code_address);
-        if (!code) return false;
-        auto offset = static_cast<std::int64_t>(instr - (code_address + layout_.code_adaptive));
-        // Frames still in their prologue (and 3.13's __init__ cleanup shim,
-        // which never gets past it) are not part of the Python stack.
-        bool incomplete = owner != layout_.generator_owner && offset < code->first_traceable_byte;
-        if (!incomplete) out.push_back({code, code->line_for(offset)});
         frame = previous;
     }
     return true;
 }
 
-bool StackWalker::read_thread(std::uint64_t tstate, ThreadSample& out) {
-    if (!memory_.read(tstate, tstate_buffer_.data(), tstate_buffer_.size())) return false;
-    out.thread_state = tstate;
-    out.thread_id = field<std::uint64_t>(tstate_buffer_, layout_.tstate_thread_id);
-    if (layout_.tstate_native_thread_id != kAbsent) {
-        auto tid = field<std::int32_t>(tstate_buffer_, layout_.tstate_native_thread_id);
-        if (tid > 0) out.native_id = tid;
+bool StackWalker::resolve_frames(std::vector<FrameRef>& out) {
+    code_addresses_.clear();
+    for (const RawFrame& raw : raw_) code_addresses_.push_back(raw.code);
+    codes_.resolve_all(code_addresses_, codes_found_);
+    out.clear();
+    for (std::size_t i = 0; i < raw_.size(); ++i) {
+        const CodeInfo* code = codes_found_[i];
+        if (!code) return false;   // not a code object: the stack changed under us
+        const RawFrame& raw = raw_[i];
+        if (layout_.frame_model == FrameModel::FrameObjects) {
+            out.push_back({code, code->line_for(raw.position)});
+            continue;
+        }
+        auto offset = static_cast<std::int64_t>(static_cast<std::uint64_t>(raw.position) -
+                                                (raw.code + static_cast<std::uint64_t>(layout_.code_adaptive)));
+        // Frames still in their prologue (and 3.13's __init__ cleanup shim,
+        // which never gets past it) are not part of the Python stack.
+        bool incomplete = raw.owner != layout_.generator_owner && offset < code->first_traceable_byte;
+        if (!incomplete) out.push_back({code, code->line_for(offset)});
     }
-    out.frames.clear();
-    if (layout_.frame_model == FrameModel::FrameObjects) {
-        return walk_frame_objects(field<std::uint64_t>(tstate_buffer_, layout_.tstate_frame), out.frames);
-    }
-    std::uint64_t frame = 0;
-    if (layout_.tstate_current_frame != kAbsent) {
-        frame = field<std::uint64_t>(tstate_buffer_, layout_.tstate_current_frame);
-    } else {
-        auto cframe = field<std::uint64_t>(tstate_buffer_, layout_.tstate_cframe);
-        if (cframe != 0 && !memory_.read_value(cframe + layout_.cframe_current_frame, frame)) return false;
-    }
-    auto chunk = field<std::uint64_t>(tstate_buffer_, layout_.tstate_datastack_chunk);
-    auto chunk_top = field<std::uint64_t>(tstate_buffer_, layout_.tstate_datastack_chunk + 8);
-    return walk_interpreter_frames(frame, chunk, chunk_top, out.frames);
+    return true;
 }
 
-const std::vector<ThreadSample>& StackWalker::sample() {
+void StackWalker::read_thread_ids(const unsigned char* block, ThreadSample& out) {
+    out.thread_id = field<std::uint64_t>(block, layout_.tstate_thread_id);
+    if (layout_.tstate_native_thread_id != kAbsent) {
+        auto tid = field<std::int32_t>(block, layout_.tstate_native_thread_id);
+        if (tid > 0) out.native_id = tid;
+    }
+}
+
+bool StackWalker::walk_thread(std::uint64_t tstate, const unsigned char* block, ThreadSample& out) {
+    raw_.clear();
+    bool ok = false;
+    if (layout_.frame_model == FrameModel::FrameObjects) {
+        ok = walk_frame_objects(field<std::uint64_t>(block, layout_.tstate_frame));
+    } else {
+        std::uint64_t frame = 0;
+        if (layout_.tstate_current_frame != kAbsent) {
+            frame = field<std::uint64_t>(block, layout_.tstate_current_frame);
+        } else {
+            auto cframe = field<std::uint64_t>(block, layout_.tstate_cframe);
+            if (cframe != 0 && !memory_.read_value(cframe + layout_.cframe_current_frame, frame)) return false;
+        }
+        ok = walk_interpreter_frames(frame, field<std::uint64_t>(block, layout_.tstate_datastack_chunk),
+                                     field<std::uint64_t>(block, layout_.tstate_datastack_chunk + 8));
+    }
+    (void)tstate;
+    return ok && resolve_frames(out.frames);
+}
+
+const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include) {
     codes_.trim();
-    std::vector<std::uint64_t> tstates;
-    std::vector<std::uint64_t> owners;   // the interpreter of each tstate
     bool listed = false;
     for (int attempt = 0; attempt < kThreadAttempts && !listed; ++attempt) {
-        tstates.clear();
-        owners.clear();
+        tstates_.clear();
+        owners_.clear();
+        tstate_blocks_.clear();
         listed = true;
         for (std::uint64_t interp : interpreters()) {
-            std::size_t before = tstates.size();
-            if (!read_thread_list(interp, tstates)) {
+            if (!read_thread_list(interp)) {
                 listed = false;
                 break;
             }
-            owners.insert(owners.end(), tstates.size() - before, interp);
         }
     }
     if (!listed) fail_thread_list();
@@ -220,24 +244,34 @@ const std::vector<ThreadSample>& StackWalker::sample() {
     std::vector<pid_t> tasks;
     if (layout_.tstate_native_thread_id == kAbsent) tasks = list_threads(where_.pid);
 
-    threads_.resize(tstates.size());
+    const std::size_t span = layout_.thread_state_span();
+    std::vector<unsigned char> reread(span);
+    threads_.resize(tstates_.size());
     std::uint64_t holder = 0, holder_interp = ~std::uint64_t{0};
-    for (std::size_t i = 0; i < tstates.size(); ++i) {
+    for (std::size_t i = 0; i < tstates_.size(); ++i) {
         ThreadSample& thread = threads_[i];
         thread = ThreadSample{};
-        bool ok = false;
-        for (int attempt = 0; attempt < kThreadAttempts && !ok; ++attempt) {
-            ok = read_thread(tstates[i], thread);
+        thread.thread_state = tstates_[i];
+        const unsigned char* block = tstate_blocks_.data() + i * span;
+        read_thread_ids(block, thread);
+        if (!thread.native_id && !tasks.empty()) thread.native_id = native_ids_.tid_of(thread.thread_id, tasks);
+        if (owners_[i] != holder_interp) {
+            holder_interp = owners_[i];
+            holder = gil_holder(owners_[i]);
+        }
+        thread.holds_gil = holder == tstates_[i];
+        if (include && !include(thread)) {
+            thread.skipped = true;
+            continue;
+        }
+        bool ok = walk_thread(tstates_[i], block, thread);
+        // A torn stack: read the thread state again and walk again.
+        for (int attempt = 1; attempt < kThreadAttempts && !ok; ++attempt) {
+            if (memory_.read(tstates_[i], reread.data(), span)) ok = walk_thread(tstates_[i], reread.data(), thread);
         }
         thread.complete = ok;
-        if (!thread.native_id && !tasks.empty()) thread.native_id = native_ids_.tid_of(thread.thread_id, tasks);
-        if (owners[i] != holder_interp) {
-            holder_interp = owners[i];
-            holder = gil_holder(owners[i]);
-        }
-        thread.holds_gil = holder == tstates[i];
     }
-    names_.assign(owners, threads_);   // cached; re-read at most every second or on new threads
+    names_.assign(owners_, threads_);   // cached; re-read at most every second or on new threads
     return threads_;
 }
 

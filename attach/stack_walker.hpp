@@ -9,6 +9,7 @@
 #include "profiling/stack.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,8 +29,13 @@ struct ThreadSample {
     std::optional<std::string> name;         // threading name, where readable
     bool holds_gil = false;
     bool complete = true;                    // false: the stack kept changing under the reader
+    bool skipped = false;                    // the filter left this thread's stack unread
     std::vector<FrameRef> frames;            // innermost first
 };
+
+// Decides, from a thread's ids and GIL state, whether its stack is read at
+// all: a sampler that only wants running threads saves the walk of idle ones.
+using ThreadFilter = std::function<bool(const ThreadSample&)>;
 
 class StackWalker {
 public:
@@ -38,7 +44,7 @@ public:
     // Reads all threads of all interpreters. FrameRefs stay valid until the
     // next call. Throws profiling::Error when the process is gone or its
     // thread list cannot be read.
-    const std::vector<ThreadSample>& sample();
+    const std::vector<ThreadSample>& sample(const ThreadFilter& include = {});
 
     // sample(), with names and files copied out, for printing.
     ProcessStacks snapshot();
@@ -46,12 +52,20 @@ public:
     const InterpreterLocation& location() const { return where_; }
 
 private:
+    // One frame as read, before its code object is resolved.
+    struct RawFrame {
+        std::uint64_t code = 0;
+        std::int64_t position = 0;   // byte offset (frame objects) or instruction address (3.11+)
+        std::uint8_t owner = 0;
+    };
+
     std::vector<std::uint64_t> interpreters();
-    bool read_thread_list(std::uint64_t interp, std::vector<std::uint64_t>& out);
-    bool read_thread(std::uint64_t tstate, ThreadSample& out);
-    bool walk_frame_objects(std::uint64_t frame, std::vector<FrameRef>& out);
-    bool walk_interpreter_frames(std::uint64_t frame, std::uint64_t chunk, std::uint64_t chunk_top,
-                                 std::vector<FrameRef>& out);
+    bool read_thread_list(std::uint64_t interp);
+    void read_thread_ids(const unsigned char* tstate, ThreadSample& out);
+    bool walk_thread(std::uint64_t tstate, const unsigned char* block, ThreadSample& out);
+    bool walk_frame_objects(std::uint64_t frame);
+    bool walk_interpreter_frames(std::uint64_t frame, std::uint64_t chunk, std::uint64_t chunk_top);
+    bool resolve_frames(std::vector<FrameRef>& out);
     std::uint64_t gil_holder(std::uint64_t interp);
     [[noreturn]] void fail_thread_list();
 
@@ -62,8 +76,16 @@ private:
     NativeThreadIds native_ids_;
     ThreadNames names_;
     std::vector<ThreadSample> threads_;
-    std::vector<unsigned char> tstate_buffer_;
+    // Per sample: every thread state's address, interpreter and bytes,
+    // read once while listing the threads.
+    std::vector<std::uint64_t> tstates_;
+    std::vector<std::uint64_t> owners_;
+    std::vector<unsigned char> tstate_blocks_;
     std::vector<unsigned char> chunk_buffer_;
+    std::vector<RawFrame> raw_;
+    std::vector<std::uint64_t> code_addresses_;
+    std::vector<const CodeInfo*> codes_found_;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> gil_pointers_;   // interp -> its gil struct
 };
 
 }  // namespace profiling::attach

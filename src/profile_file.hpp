@@ -24,7 +24,10 @@ inline constexpr std::size_t kProfileHeaderSize = 12;
 
 // Limits on what a reader accepts; beyond them a file is rejected, never
 // allocated for.
-inline constexpr std::size_t kMaxProfileFileBytes = std::size_t{1} << 30;   // 1 GiB
+// A profile of a million call paths takes about 15 MiB; the limit bounds what a
+// hostile file can make the reader allocate (the decoded CBOR takes up to ~30
+// times the file's size before it becomes a Profile).
+inline constexpr std::size_t kMaxProfileFileBytes = std::size_t{256} << 20;   // 256 MiB
 inline constexpr std::size_t kMaxProfileNesting = 32;                      // CBOR arrays/maps within each other
 
 // The bytes of a .prf file for `profile`.

@@ -92,15 +92,19 @@ ThreadProfile& Sampler::thread_profile(const attach::ThreadSample& sample) {
 }
 
 void Sampler::sample_once() {
-    const std::vector<attach::ThreadSample>& threads = walker_.sample();
+    // In cpu mode an idle thread costs one read of its kernel state; its
+    // stack is not walked at all.
+    attach::ThreadFilter running;
+    if (options_.mode == SampleMode::Cpu) {
+        running = [this](const attach::ThreadSample& thread) {
+            return thread.native_id ? activity_.is_running(*thread.native_id) : thread.holds_gil;
+        };
+    }
+    const std::vector<attach::ThreadSample>& threads = walker_.sample(running);
     std::lock_guard lock(mutex_);
     ++profile_.info.ticks;
     for (const attach::ThreadSample& sample : threads) {
-        if (sample.frames.empty()) continue;
-        if (options_.mode == SampleMode::Cpu) {
-            bool running = sample.native_id ? activity_.is_running(*sample.native_id) : sample.holds_gil;
-            if (!running) continue;
-        }
+        if (sample.skipped || sample.frames.empty()) continue;
         stack_.clear();
         for (auto frame = sample.frames.rbegin(); frame != sample.frames.rend(); ++frame) {
             stack_.push_back(frame_id(*frame->code));

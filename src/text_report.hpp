@@ -12,6 +12,10 @@
 // first (ties by label). Samples that had no Python frame show as a
 // top-level "(no Python frame)" row.
 //
+// Nodes whose DEEP is below threshold_percent of the tree's samples, and
+// nodes deeper than max_depth levels, are left out with everything below them;
+// a last line says how many nodes each rule hid.
+//
 // Indentation stops growing at 50 levels; a deeper row starts with its depth
 // instead, "[73] f (x.py:1)", so a 16,000-deep recursion stays readable and
 // linear in size. The FUNCTION column is as wide as its widest row up to 100

@@ -457,7 +457,7 @@ TEST_CASE("read_profile names unreadable paths and refuses oversized files", "[p
     std::string huge = dir / "huge.prf";
     write_bytes(huge, "x");
     fs::resize_file(huge, kMaxProfileFileBytes + 1);
-    CHECK_THROWS_WITH(read_profile(huge), Catch::Contains("is too large to be a profile (more than 1024 MiB)"));
+    CHECK_THROWS_WITH(read_profile(huge), Catch::Contains("is too large to be a profile (more than 256 MiB)"));
     write_bytes(dir / "text.prf", "not a profile\n");
     CHECK_THROWS_WITH(read_profile(dir / "text.prf"),
                       Catch::StartsWith(dir / "text.prf" + " is not a profile: it is a text file"));
