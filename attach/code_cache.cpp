@@ -2,6 +2,7 @@
 
 #include "attach/python_objects.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace profiling::attach {
@@ -78,21 +79,30 @@ const CodeInfo* CodeCache::resolve(std::uint64_t address) {
 }
 
 void CodeCache::resolve_all(std::span<const std::uint64_t> addresses, std::vector<const CodeInfo*>& out) {
+    // A stack repeats code objects (recursion, loops over the same helpers):
+    // read and check each distinct one once.
+    unique_.assign(addresses.begin(), addresses.end());
+    std::sort(unique_.begin(), unique_.end());
+    unique_.erase(std::unique(unique_.begin(), unique_.end()), unique_.end());
+    if (!unique_.empty() && unique_.front() == 0) unique_.erase(unique_.begin());
+
     const std::size_t span = layout_.code_object_span();
-    out.assign(addresses.size(), nullptr);
-    headers_.resize(span * addresses.size());
+    headers_.resize(span * unique_.size());
     requests_.clear();
-    for (std::size_t i = 0; i < addresses.size(); ++i) {
-        if (addresses[i] == 0) continue;
-        requests_.push_back({addresses[i], headers_.data() + i * span, span, false});
+    for (std::size_t i = 0; i < unique_.size(); ++i) {
+        requests_.push_back({unique_[i], headers_.data() + i * span, span, false});
     }
     memory_.read_batch(requests_);
-    for (const MemoryReader::Request& request : requests_) {
-        if (!request.ok) continue;
-        auto index = static_cast<std::size_t>(static_cast<unsigned char*>(request.out) - headers_.data()) / span;
-        if (auto identity = identity_from(static_cast<const unsigned char*>(request.out))) {
-            out[index] = resolve_with(addresses[index], *identity);
-        }
+    found_.assign(unique_.size(), nullptr);
+    for (std::size_t i = 0; i < unique_.size(); ++i) {
+        if (!requests_[i].ok) continue;
+        if (auto identity = identity_from(headers_.data() + i * span)) found_[i] = resolve_with(unique_[i], *identity);
+    }
+
+    out.assign(addresses.size(), nullptr);
+    for (std::size_t i = 0; i < addresses.size(); ++i) {
+        auto at = std::lower_bound(unique_.begin(), unique_.end(), addresses[i]);
+        if (at != unique_.end() && *at == addresses[i]) out[i] = found_[static_cast<std::size_t>(at - unique_.begin())];
     }
 }
 

@@ -77,6 +77,8 @@ private:
     std::unordered_map<std::uint64_t, Entry> entries_;
     std::vector<unsigned char> headers_;  // scratch: code headers read in one batch
     std::vector<MemoryReader::Request> requests_;
+    std::vector<std::uint64_t> unique_;        // scratch: distinct addresses of one call
+    std::vector<const CodeInfo*> found_;
     std::uint32_t next_serial_ = 1;
 };
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <cstring>
 #include <sys/stat.h>
 
@@ -61,10 +62,105 @@ std::vector<std::uint64_t> StackWalker::interpreters() {
     return result;
 }
 
-bool StackWalker::read_thread_list(std::uint64_t interp) {
+void StackWalker::relist_interpreters() {
+    interpreters_ = interpreters();
+    gil_structs_.assign(interpreters_.size(), 0);
+    if (layout_.gil_model != GilModel::InterpreterGil) return;
+    for (std::size_t i = 0; i < interpreters_.size(); ++i) {
+        memory_.read_value(interpreters_[i] + layout_.interp_gil_pointer, gil_structs_[i]);
+    }
+}
+
+bool StackWalker::read_roots() {
+    // One batched read: the interpreter-list head, each interpreter's next
+    // and threads head, and who holds each GIL.
+    const Offset interp_from = std::min(layout_.interp_next, layout_.interp_threads_head);
+    const auto interp_span =
+        static_cast<std::size_t>(std::max(layout_.interp_next, layout_.interp_threads_head) + 8 - interp_from);
+    const Offset gil_from = std::min(layout_.gil_last_holder, layout_.gil_locked);
+    const auto gil_span = static_cast<std::size_t>(std::max(layout_.gil_last_holder, layout_.gil_locked) + 8 - gil_from);
+    const std::size_t n = interpreters_.size();
+
+    roots_buffer_.assign(16 + n * (interp_span + gil_span), 0);
+    unsigned char* head_at = roots_buffer_.data();
+    unsigned char* current_at = roots_buffer_.data() + 8;
+    auto interp_at = [&](std::size_t i) { return roots_buffer_.data() + 16 + i * interp_span; };
+    auto gil_at = [&](std::size_t i) { return roots_buffer_.data() + 16 + n * interp_span + i * gil_span; };
+
+    requests_.clear();
+    const bool fixed = where_.fixed_interpreter != 0;
+    if (!fixed) requests_.push_back({where_.interpreters_head_slot, head_at, 8, false});
+    if (layout_.gil_model != GilModel::InterpreterGil && where_.current_tstate_slot != 0) {
+        requests_.push_back({where_.current_tstate_slot, current_at, 8, false});
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        requests_.push_back({interpreters_[i] + interp_from, interp_at(i), interp_span, false});
+        if (gil_structs_[i] != 0) requests_.push_back({gil_structs_[i] + gil_from, gil_at(i), gil_span, false});
+    }
+    // The thread states of the last sample, read again on speculation: if
+    // the list did not change, listing the threads costs no read of its own.
+    const std::size_t roots_requests = requests_.size();
+    const std::size_t tstate_span = layout_.thread_state_span();
+    std::size_t known = 0;
+    for (const auto& list : known_threads_) known += list.size();
+    if (known_threads_.size() != n) known = 0;
+    tstate_blocks_.resize(known * tstate_span);
+    for (std::size_t i = 0, k = 0; known != 0 && i < n; ++i) {
+        for (std::uint64_t tstate : known_threads_[i]) {
+            requests_.push_back({tstate, tstate_blocks_.data() + k++ * tstate_span, tstate_span, false});
+        }
+    }
+    memory_.read_batch(requests_);
+    for (std::size_t r = 0; r < roots_requests; ++r) {
+        if (!requests_[r].ok) return false;
+    }
+
+    // The list must still be the one we know.
+    if (!fixed && (n == 0 || field<std::uint64_t>(head_at, 0) != interpreters_[0])) return false;
+    roots_.assign(n, InterpreterRoots{});
+    for (std::size_t i = 0; i < n; ++i) {
+        const unsigned char* block = interp_at(i);
+        auto next = field<std::uint64_t>(block, layout_.interp_next - interp_from);
+        if (!fixed && next != (i + 1 < n ? interpreters_[i + 1] : 0)) return false;
+        roots_[i].address = interpreters_[i];
+        roots_[i].threads_head = field<std::uint64_t>(block, layout_.interp_threads_head - interp_from);
+        if (layout_.gil_model == GilModel::InterpreterGil) {
+            if (gil_structs_[i] != 0 && field<std::int32_t>(gil_at(i), layout_.gil_locked - gil_from) != 0) {
+                roots_[i].gil_holder = field<std::uint64_t>(gil_at(i), layout_.gil_last_holder - gil_from);
+            }
+        } else {
+            roots_[i].gil_holder = field<std::uint64_t>(current_at, 0);
+        }
+    }
+    threads_listed_ = known != 0 && speculation_holds(roots_requests);
+    return true;
+}
+
+bool StackWalker::speculation_holds(std::size_t first_request) {
     const std::size_t span = layout_.thread_state_span();
-    std::uint64_t tstate = 0;
-    if (!memory_.read_value(interp + layout_.interp_threads_head, tstate)) return false;
+    tstates_.clear();
+    owners_.clear();
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < roots_.size(); ++i) {
+        const std::vector<std::uint64_t>& list = known_threads_[i];
+        if ((list.empty() ? 0 : list.front()) != roots_[i].threads_head) return false;
+        for (std::size_t j = 0; j < list.size(); ++j, ++k) {
+            if (!requests_[first_request + k].ok) return false;
+            const unsigned char* block = tstate_blocks_.data() + k * span;
+            if (field<std::uint64_t>(block, layout_.tstate_interp) != roots_[i].address) return false;
+            if (field<std::uint64_t>(block, layout_.tstate_next) != (j + 1 < list.size() ? list[j + 1] : 0)) {
+                return false;
+            }
+            tstates_.push_back(list[j]);
+            owners_.push_back(roots_[i].address);
+        }
+    }
+    return true;
+}
+
+bool StackWalker::read_thread_list(std::uint64_t interp, std::uint64_t head) {
+    const std::size_t span = layout_.thread_state_span();
+    std::uint64_t tstate = head;
     const std::size_t first = tstates_.size();
     while (tstate != 0) {
         if (tstates_.size() - first >= kMaxThreads) return false;
@@ -85,77 +181,50 @@ bool StackWalker::read_thread_list(std::uint64_t interp) {
     return true;
 }
 
-std::uint64_t StackWalker::gil_holder(std::uint64_t interp) {
-    std::uint64_t holder = 0;
-    switch (layout_.gil_model) {
-        case GilModel::CurrentSymbol:
-        case GilModel::RuntimeCurrent:
-            if (where_.current_tstate_slot) memory_.read_value(where_.current_tstate_slot, holder);
-            return holder;
-        case GilModel::InterpreterGil: {
-            // The interpreter's GIL struct does not move: look it up once.
-            auto known = std::find_if(gil_pointers_.begin(), gil_pointers_.end(),
-                                      [&](const auto& entry) { return entry.first == interp; });
-            std::uint64_t gil = known != gil_pointers_.end() ? known->second : 0;
-            if (gil == 0) {
-                if (!memory_.read_value(interp + layout_.interp_gil_pointer, gil) || gil == 0) return 0;
-                gil_pointers_.emplace_back(interp, gil);
-            }
-            // last_holder and locked in one read.
-            const Offset from = std::min(layout_.gil_last_holder, layout_.gil_locked);
-            const Offset to = std::max(layout_.gil_last_holder, layout_.gil_locked) + 8;
-            unsigned char block[64];
-            if (to - from > static_cast<Offset>(sizeof block) ||
-                !memory_.read(gil + from, block, static_cast<std::size_t>(to - from))) {
-                return 0;
-            }
-            if (field<std::int32_t>(block, layout_.gil_locked - from) == 0) return 0;
-            return field<std::uint64_t>(block, layout_.gil_last_holder - from);
-        }
-    }
-    return 0;
+std::size_t StackWalker::frame_object_span() const {
+    return static_cast<std::size_t>(std::max({layout_.frame_back, layout_.frame_code, layout_.frame_lasti})) + 8;
+}
+
+std::size_t StackWalker::interpreter_frame_span() const {
+    return static_cast<std::size_t>(
+        std::max({layout_.iframe_code, layout_.iframe_previous, layout_.iframe_instr, layout_.iframe_owner}) + 8);
 }
 
 bool StackWalker::walk_frame_objects(std::uint64_t frame) {
-    const std::size_t span =
-        static_cast<std::size_t>(std::max({layout_.frame_back, layout_.frame_code, layout_.frame_lasti})) + 8;
+    const std::size_t span = frame_object_span();
     unsigned char block[256];
     while (frame != 0) {
         if (raw_.size() >= kMaxDepth) return true;   // truncated, not torn
-        if (!memory_.read(frame, block, span)) return false;
-        auto back = field<std::uint64_t>(block, layout_.frame_back);
+        prefetch_.remember(frame);
+        const unsigned char* bytes = prefetch_.find(frame, requests_);
+        if (!bytes) {
+            if (!memory_.read(frame, block, span)) return false;
+            bytes = block;
+        }
+        auto back = field<std::uint64_t>(bytes, layout_.frame_back);
         if (back == frame) return false;
-        auto lasti = field<std::int32_t>(block, layout_.frame_lasti);
-        raw_.push_back({field<std::uint64_t>(block, layout_.frame_code),
+        auto lasti = field<std::int32_t>(bytes, layout_.frame_lasti);
+        raw_.push_back({field<std::uint64_t>(bytes, layout_.frame_code),
                         std::int64_t{lasti} * layout_.lasti_to_bytes, 0});
         frame = back;
     }
     return true;
 }
 
-bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t chunk, std::uint64_t chunk_top) {
-    // Most frames live in the newest data-stack chunk: copy its used part
-    // once and serve those frames from the copy.
-    std::uint64_t copied_from = 0, copied_to = 0;
-    if (chunk != 0 && chunk_top > chunk && chunk_top - chunk <= kMaxChunkCopy) {
-        chunk_buffer_.resize(chunk_top - chunk);
-        if (memory_.read(chunk, chunk_buffer_.data(), chunk_buffer_.size())) {
-            copied_from = chunk;
-            copied_to = chunk_top;
-        }
-    }
-    const std::size_t span = static_cast<std::size_t>(
-        std::max({layout_.iframe_code, layout_.iframe_previous, layout_.iframe_instr, layout_.iframe_owner}) + 8);
+bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t copied_from,
+                                          std::uint64_t copied_to) {
+    const std::size_t span = interpreter_frame_span();
     unsigned char local[256];
     while (frame != 0) {
         if (raw_.size() >= kMaxDepth) return true;
         const unsigned char* block = nullptr;
         if (frame >= copied_from && frame + span <= copied_to) {
             block = chunk_buffer_.data() + (frame - copied_from);
-        } else if (memory_.read(frame, local, span)) {
-            block = local;
         } else {
-            return false;
+            prefetch_.remember(frame);
+            block = prefetch_.find(frame, requests_);
+            if (!block && memory_.read(frame, local, span)) block = local;
+            if (!block) return false;
         }
         auto previous = field<std::uint64_t>(block, layout_.iframe_previous);
         auto owner = field<std::uint8_t>(block, layout_.iframe_owner);
@@ -178,12 +247,24 @@ bool StackWalker::resolve_frames(std::vector<FrameRef>& out) {
     for (const RawFrame& raw : raw_) code_addresses_.push_back(raw.code);
     codes_.resolve_all(code_addresses_, codes_found_);
     out.clear();
+    // A recursion repeats (code, position) pairs: look each line up once.
+    const CodeInfo* last_code = nullptr;
+    std::int64_t last_position = 0;
+    std::int32_t last_line = 0;
+    auto line_of = [&](const CodeInfo* code, std::int64_t position, std::int64_t offset) {
+        if (code != last_code || position != last_position) {
+            last_code = code;
+            last_position = position;
+            last_line = code->line_for(offset);
+        }
+        return last_line;
+    };
     for (std::size_t i = 0; i < raw_.size(); ++i) {
         const CodeInfo* code = codes_found_[i];
         if (!code) return false;   // not a code object: the stack changed under us
         const RawFrame& raw = raw_[i];
         if (layout_.frame_model == FrameModel::FrameObjects) {
-            out.push_back({code, code->line_for(raw.position)});
+            out.push_back({code, line_of(code, raw.position, raw.position)});
             continue;
         }
         auto offset = static_cast<std::int64_t>(static_cast<std::uint64_t>(raw.position) -
@@ -191,7 +272,7 @@ bool StackWalker::resolve_frames(std::vector<FrameRef>& out) {
         // Frames still in their prologue (and 3.13's __init__ cleanup shim,
         // which never gets past it) are not part of the Python stack.
         bool incomplete = raw.owner != layout_.generator_owner && offset < code->first_traceable_byte;
-        if (!incomplete) out.push_back({code, code->line_for(offset)});
+        if (!incomplete) out.push_back({code, line_of(code, raw.position, offset)});
     }
     return true;
 }
@@ -206,21 +287,42 @@ void StackWalker::read_thread_ids(const unsigned char* block, ThreadSample& out)
 
 bool StackWalker::walk_thread(std::uint64_t tstate, const unsigned char* block, ThreadSample& out) {
     raw_.clear();
+    requests_.clear();
     bool ok = false;
     if (layout_.frame_model == FrameModel::FrameObjects) {
+        // Every frame is its own object: those of the last sample come in one read.
+        prefetch_.plan(tstate, frame_object_span(), requests_);
+        memory_.read_batch(requests_);
         ok = walk_frame_objects(field<std::uint64_t>(block, layout_.tstate_frame));
     } else {
+        // 3.11+: the top frame (behind the CFrame on 3.11/3.12), the used part
+        // of the newest data-stack chunk where most frames live, and last
+        // time's frames outside it, in one read.
         std::uint64_t frame = 0;
+        std::optional<std::size_t> frame_request, chunk_request;
         if (layout_.tstate_current_frame != kAbsent) {
             frame = field<std::uint64_t>(block, layout_.tstate_current_frame);
-        } else {
-            auto cframe = field<std::uint64_t>(block, layout_.tstate_cframe);
-            if (cframe != 0 && !memory_.read_value(cframe + layout_.cframe_current_frame, frame)) return false;
+        } else if (auto cframe = field<std::uint64_t>(block, layout_.tstate_cframe); cframe != 0) {
+            frame_request = requests_.size();
+            requests_.push_back({cframe + layout_.cframe_current_frame, &frame, sizeof frame, false});
         }
-        ok = walk_interpreter_frames(frame, field<std::uint64_t>(block, layout_.tstate_datastack_chunk),
-                                     field<std::uint64_t>(block, layout_.tstate_datastack_chunk + 8));
+        auto chunk = field<std::uint64_t>(block, layout_.tstate_datastack_chunk);
+        auto chunk_top = field<std::uint64_t>(block, layout_.tstate_datastack_chunk + 8);
+        if (chunk != 0 && chunk_top > chunk && chunk_top - chunk <= kMaxChunkCopy) {
+            chunk_buffer_.resize(chunk_top - chunk);
+            chunk_request = requests_.size();
+            requests_.push_back({chunk, chunk_buffer_.data(), chunk_buffer_.size(), false});
+        }
+        prefetch_.plan(tstate, interpreter_frame_span(), requests_);
+        memory_.read_batch(requests_);
+        if (frame_request && !requests_[*frame_request].ok) {
+            prefetch_.finish_thread();
+            return false;
+        }
+        bool copied = chunk_request && requests_[*chunk_request].ok;
+        ok = walk_interpreter_frames(frame, copied ? chunk : 0, copied ? chunk_top : 0);
     }
-    (void)tstate;
+    prefetch_.finish_thread();
     return ok && resolve_frames(out.frames);
 }
 
@@ -228,18 +330,32 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
     codes_.trim();
     bool listed = false;
     for (int attempt = 0; attempt < kThreadAttempts && !listed; ++attempt) {
+        if (interpreters_.empty() || !read_roots()) {
+            relist_interpreters();
+            if (!read_roots()) continue;
+        }
+        listed = true;
+        if (threads_listed_) break;
         tstates_.clear();
         owners_.clear();
         tstate_blocks_.clear();
-        listed = true;
-        for (std::uint64_t interp : interpreters()) {
-            if (!read_thread_list(interp)) {
+        for (const InterpreterRoots& roots : roots_) {
+            if (!read_thread_list(roots.address, roots.threads_head)) {
                 listed = false;
                 break;
             }
         }
     }
-    if (!listed) fail_thread_list();
+    if (!listed) {
+        known_threads_.clear();
+        fail_thread_list();
+    }
+    known_threads_.assign(roots_.size(), {});
+    for (std::size_t i = 0; i < tstates_.size(); ++i) {
+        for (std::size_t r = 0; r < roots_.size(); ++r) {
+            if (roots_[r].address == owners_[i]) known_threads_[r].push_back(tstates_[i]);
+        }
+    }
 
     std::vector<pid_t> tasks;
     if (layout_.tstate_native_thread_id == kAbsent) tasks = list_threads(where_.pid);
@@ -247,7 +363,6 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
     const std::size_t span = layout_.thread_state_span();
     std::vector<unsigned char> reread(span);
     threads_.resize(tstates_.size());
-    std::uint64_t holder = 0, holder_interp = ~std::uint64_t{0};
     for (std::size_t i = 0; i < tstates_.size(); ++i) {
         ThreadSample& thread = threads_[i];
         thread = ThreadSample{};
@@ -255,11 +370,9 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
         const unsigned char* block = tstate_blocks_.data() + i * span;
         read_thread_ids(block, thread);
         if (!thread.native_id && !tasks.empty()) thread.native_id = native_ids_.tid_of(thread.thread_id, tasks);
-        if (owners_[i] != holder_interp) {
-            holder_interp = owners_[i];
-            holder = gil_holder(owners_[i]);
+        for (const InterpreterRoots& roots : roots_) {
+            if (roots.address == owners_[i]) thread.holds_gil = roots.gil_holder == tstates_[i];
         }
-        thread.holds_gil = holder == tstates_[i];
         if (include && !include(thread)) {
             thread.skipped = true;
             continue;
@@ -271,6 +384,7 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
         }
         thread.complete = ok;
     }
+    prefetch_.retain_only(tstates_);
     names_.assign(owners_, threads_);   // cached; re-read at most every second or on new threads
     return threads_;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "attach/code_cache.hpp"
+#include "attach/frame_prefetch.hpp"
 #include "attach/interpreter_locator.hpp"
 #include "attach/native_thread_ids.hpp"
 #include "attach/process_memory.hpp"
@@ -59,14 +60,25 @@ private:
         std::uint8_t owner = 0;
     };
 
+    // What one batched read at the start of a sample gives for each interpreter.
+    struct InterpreterRoots {
+        std::uint64_t address = 0;
+        std::uint64_t threads_head = 0;
+        std::uint64_t gil_holder = 0;    // tstate holding the GIL, 0 if free or unknown
+    };
+
     std::vector<std::uint64_t> interpreters();
-    bool read_thread_list(std::uint64_t interp);
+    void relist_interpreters();
+    bool read_roots();
+    bool speculation_holds(std::size_t first_request);
+    bool read_thread_list(std::uint64_t interp, std::uint64_t head);
     void read_thread_ids(const unsigned char* tstate, ThreadSample& out);
     bool walk_thread(std::uint64_t tstate, const unsigned char* block, ThreadSample& out);
     bool walk_frame_objects(std::uint64_t frame);
-    bool walk_interpreter_frames(std::uint64_t frame, std::uint64_t chunk, std::uint64_t chunk_top);
+    bool walk_interpreter_frames(std::uint64_t frame, std::uint64_t copied_from, std::uint64_t copied_to);
     bool resolve_frames(std::vector<FrameRef>& out);
-    std::uint64_t gil_holder(std::uint64_t interp);
+    std::size_t frame_object_span() const;
+    std::size_t interpreter_frame_span() const;
     [[noreturn]] void fail_thread_list();
 
     InterpreterLocation where_;
@@ -85,7 +97,16 @@ private:
     std::vector<RawFrame> raw_;
     std::vector<std::uint64_t> code_addresses_;
     std::vector<const CodeInfo*> codes_found_;
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> gil_pointers_;   // interp -> its gil struct
+    // The interpreter list and each one's GIL struct change (almost) never:
+    // kept across samples, confirmed by every sample's first read.
+    std::vector<std::uint64_t> interpreters_;
+    std::vector<std::uint64_t> gil_structs_;
+    std::vector<InterpreterRoots> roots_;
+    std::vector<unsigned char> roots_buffer_;
+    std::vector<MemoryReader::Request> requests_;
+    FramePrefetch prefetch_;
+    std::vector<std::vector<std::uint64_t>> known_threads_;   // per interpreter, last sample's list
+    bool threads_listed_ = false;                             // read_roots() confirmed that list
 };
 
 }  // namespace profiling::attach

@@ -55,6 +55,26 @@ void CallTree::add(std::span<const FrameId> stack, std::int32_t leaf_line, std::
         at = child(at, frame);
         nodes_[at].deep += weight;
     }
+    add_own(at, leaf_line, weight);
+}
+
+void CallTree::add(std::span<const FrameId> stack, std::int32_t leaf_line, PathCache& cache) {
+    std::size_t shared = 0;
+    const std::size_t limit = std::min(stack.size(), cache.frames.size());
+    while (shared < limit && cache.frames[shared] == stack[shared]) ++shared;
+    cache.frames.assign(stack.begin(), stack.end());
+    cache.nodes.resize(stack.size());
+    NodeId at = kRoot;
+    nodes_[kRoot].deep += 1;
+    for (std::size_t i = 0; i < stack.size(); ++i) {
+        at = i < shared ? cache.nodes[i] : child(at, stack[i]);
+        cache.nodes[i] = at;
+        nodes_[at].deep += 1;
+    }
+    add_own(at, leaf_line, 1);
+}
+
+void CallTree::add_own(NodeId at, std::int32_t leaf_line, std::uint64_t weight) {
     CallNode& leaf = nodes_[at];
     leaf.own += weight;
     if (at == kRoot) return;

@@ -5,23 +5,41 @@
 #include "src/launch.hpp"
 #include "src/sampler.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/types.h>
 
 namespace profiling {
 
+// What a live view gets while the sampler runs on its own thread.
+struct LiveFeed {
+    std::function<Profile()> snapshot;                      // the profile so far
+    std::function<std::optional<std::string>()> finished;   // why sampling ended, once it has
+    std::string output_path;                                // where a launched program's output goes ("" for attach)
+};
+
+// Shows a live profile; returns when the user quits (the ncurses viewer).
+using LiveViewer = std::function<void(const LiveFeed&)>;
+
 struct RecordOptions {
     SamplerOptions sampler;
     std::optional<std::string> dump_path;        // --dump F.prf
     std::optional<std::string> flamegraph_path;  // --flamegraph F (collapsed stacks)
+    // Live mode: `live` shows the profile while it is sampled; quitting it
+    // ends sampling. A launched program's stdout and stderr go to `log_path`
+    // ("{pid}" becomes its pid) and it is stopped on quit.
+    LiveViewer live;
+    std::string log_path = "profiling-{pid}.log";
 };
 
 // Runs the program under the sampler; returns the program's exit status.
+// Live: quitting the viewer stops the program (SIGINT, then SIGTERM).
 int run_launch(const LaunchSpec& spec, const RecordOptions& options);
 
-// Samples process `pid` until Ctrl-C, --duration or its exit; the target is
-// never stopped and is left running. Returns 0.
+// Samples process `pid` until Ctrl-C, --duration or its exit (live: until
+// the viewer quits); the target is never stopped and is left running.
+// Returns 0.
 int run_attach(pid_t pid, const RecordOptions& options);
 
 }  // namespace profiling

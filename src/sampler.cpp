@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <poll.h>
 #include <signal.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -42,11 +41,9 @@ public:
     TimerFd(const TimerFd&) = delete;
     TimerFd& operator=(const TimerFd&) = delete;
 
-    // Waits up to `timeout_ms` for the next tick; returns how many periods
-    // passed since the last wait (0 on timeout).
-    std::uint64_t wait(int timeout_ms) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, timeout_ms) <= 0) return 0;
+    // Waits for the next tick (one system call); returns how many periods
+    // passed since the last wait, 0 if interrupted.
+    std::uint64_t wait() {
         std::uint64_t expirations = 0;
         if (::read(fd_, &expirations, sizeof expirations) != sizeof expirations) return 0;
         return expirations;
@@ -71,24 +68,25 @@ Sampler::Sampler(attach::StackWalker& walker, const SamplerOptions& options, std
 }
 
 FrameId Sampler::frame_id(const attach::CodeInfo& code) {
-    auto [it, inserted] = frame_ids_.try_emplace(code.serial, 0);
-    if (inserted) {
-        it->second = profile_.frames.intern(FrameInfo{code.name, code.qualname, code.file, code.first_line});
-    }
-    return it->second;
+    // Serials are small and dense: a vector beats a hash map here.
+    if (code.serial >= frame_ids_.size()) frame_ids_.resize(code.serial + 1024, kNoFrame);
+    FrameId& id = frame_ids_[code.serial];
+    if (id == kNoFrame) id = profile_.frames.intern(FrameInfo{code.name, code.qualname, code.file, code.first_line});
+    return id;
 }
 
-ThreadProfile& Sampler::thread_profile(const attach::ThreadSample& sample) {
+std::size_t Sampler::thread_index(const attach::ThreadSample& sample) {
     auto [it, inserted] = thread_index_.try_emplace(sample.thread_id, profile_.threads.size());
     if (inserted) {
         profile_.threads.push_back(ThreadProfile{});
         profile_.threads.back().thread_id = sample.thread_id;
+        paths_.emplace_back();
     }
     ThreadProfile& thread = profile_.threads[it->second];
     // Thread ids are reused after a thread exits; keep the latest identity.
     if (sample.native_id) thread.native_id = sample.native_id;
     if (sample.name) thread.name = sample.name;
-    return thread;
+    return it->second;
 }
 
 void Sampler::sample_once() {
@@ -109,7 +107,8 @@ void Sampler::sample_once() {
         for (auto frame = sample.frames.rbegin(); frame != sample.frames.rend(); ++frame) {
             stack_.push_back(frame_id(*frame->code));
         }
-        thread_profile(sample).tree.add(stack_, sample.frames.front().line);
+        std::size_t index = thread_index(sample);
+        profile_.threads[index].tree.add(stack_, sample.frames.front().line, paths_[index]);
     }
     if (options_.mode == SampleMode::Cpu) activity_.forget_unused();
 }
@@ -140,7 +139,8 @@ SamplerStop Sampler::run(const std::atomic<bool>& stop) {
         return why;
     };
     while (!stop.load(std::memory_order_relaxed)) {
-        std::uint64_t periods = timer.wait(100);
+        // Stop requests are seen at the next tick: at most one period late.
+        std::uint64_t periods = timer.wait();
         if (periods == 0) continue;
         if (periods > 1) {
             std::lock_guard lock(mutex_);

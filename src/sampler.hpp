@@ -47,7 +47,7 @@ public:
 
 private:
     FrameId frame_id(const attach::CodeInfo& code);
-    ThreadProfile& thread_profile(const attach::ThreadSample& sample);
+    std::size_t thread_index(const attach::ThreadSample& sample);
     bool target_gone() const;
 
     attach::StackWalker& walker_;
@@ -55,8 +55,10 @@ private:
     ThreadActivity activity_;
     mutable std::mutex mutex_;             // guards profile_
     Profile profile_;
-    std::unordered_map<std::uint32_t, FrameId> frame_ids_;       // CodeInfo::serial -> FrameId
+    static constexpr FrameId kNoFrame = ~FrameId{0};
+    std::vector<FrameId> frame_ids_;                             // CodeInfo::serial -> FrameId
     std::unordered_map<std::uint64_t, std::size_t> thread_index_;// thread_id -> index in profile_.threads
+    std::vector<CallTree::PathCache> paths_;                     // per index in profile_.threads
     std::vector<FrameId> stack_;                                 // scratch, outermost first
 };
 

@@ -68,6 +68,14 @@ public:
     // first; `leaf_line` is the line the innermost frame was on.
     void add(std::span<const FrameId> stack, std::int32_t leaf_line, std::uint64_t weight = 1);
 
+    // The path the previous add() of one thread took: consecutive samples of
+    // a thread mostly share their outer frames, which then need no lookup.
+    struct PathCache {
+        std::vector<FrameId> frames;
+        std::vector<NodeId> nodes;
+    };
+    void add(std::span<const FrameId> stack, std::int32_t leaf_line, PathCache& cache);
+
     // Adds every sample of `other` (whose FrameIds must be of the same table).
     void merge(const CallTree& other);
 
@@ -82,6 +90,8 @@ public:
     std::uint64_t total() const { return nodes_[kRoot].deep; }
 
 private:
+    void add_own(NodeId at, std::int32_t leaf_line, std::uint64_t weight);
+
     std::vector<CallNode> nodes_;
     std::unordered_map<std::uint64_t, NodeId> child_index_;   // (parent << 32 | frame) -> child
 };
