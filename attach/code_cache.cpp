@@ -78,25 +78,57 @@ const CodeInfo* CodeCache::resolve(std::uint64_t address) {
     return out[0];
 }
 
+void CodeCache::plan_headers(std::span<const std::uint64_t> addresses,
+                             std::vector<MemoryReader::Request>& requests) {
+    const std::size_t span = layout_.code_object_span();
+    planned_addresses_.assign(addresses.begin(), addresses.end());
+    planned_bytes_.resize(span * planned_addresses_.size());
+    planned_first_ = requests.size();
+    planned_count_ = planned_addresses_.size();
+    planned_requests_ = &requests;
+    for (std::size_t i = 0; i < planned_count_; ++i) {
+        requests.push_back({planned_addresses_[i], planned_bytes_.data() + i * span, span, false});
+    }
+}
+
 void CodeCache::resolve_all(std::span<const std::uint64_t> addresses, std::vector<const CodeInfo*>& out) {
     // A stack repeats code objects (recursion, loops over the same helpers):
-    // read and check each distinct one once.
+    // check each distinct one once.
     unique_.assign(addresses.begin(), addresses.end());
     std::sort(unique_.begin(), unique_.end());
     unique_.erase(std::unique(unique_.begin(), unique_.end()), unique_.end());
     if (!unique_.empty() && unique_.front() == 0) unique_.erase(unique_.begin());
 
+    // Headers come from the planned read where it has them, else from one
+    // batched read of the rest.
     const std::size_t span = layout_.code_object_span();
+    std::vector<const unsigned char*> header(unique_.size(), nullptr);
     headers_.resize(span * unique_.size());
     requests_.clear();
     for (std::size_t i = 0; i < unique_.size(); ++i) {
+        if (planned_count_ != 0) {
+            auto at = std::lower_bound(planned_addresses_.begin(), planned_addresses_.begin() + planned_count_,
+                                       unique_[i]);
+            if (at != planned_addresses_.begin() + planned_count_ && *at == unique_[i]) {
+                const auto& request = (*planned_requests_)[planned_first_ + static_cast<std::size_t>(at - planned_addresses_.begin())];
+                if (request.ok) {
+                    header[i] = static_cast<const unsigned char*>(request.out);
+                    continue;
+                }
+            }
+        }
         requests_.push_back({unique_[i], headers_.data() + i * span, span, false});
     }
+    planned_count_ = 0;
     memory_.read_batch(requests_);
+    for (const auto& request : requests_) {
+        if (request.ok) header[static_cast<std::size_t>(static_cast<unsigned char*>(request.out) - headers_.data()) / span] =
+            static_cast<const unsigned char*>(request.out);
+    }
     found_.assign(unique_.size(), nullptr);
     for (std::size_t i = 0; i < unique_.size(); ++i) {
-        if (!requests_[i].ok) continue;
-        if (auto identity = identity_from(headers_.data() + i * span)) found_[i] = resolve_with(unique_[i], *identity);
+        if (!header[i]) continue;
+        if (auto identity = identity_from(header[i])) found_[i] = resolve_with(unique_[i], *identity);
     }
 
     out.assign(addresses.size(), nullptr);

@@ -50,6 +50,12 @@ public:
     // read in one batched read. out[i] is the result for addresses[i].
     void resolve_all(std::span<const std::uint64_t> addresses, std::vector<const CodeInfo*>& out);
 
+    // Code headers read ahead, in a batch of the caller's: plan_headers()
+    // adds requests for `addresses` (sorted, distinct); resolve_all() then
+    // uses whichever of them were read whole instead of reading again.
+    void plan_headers(std::span<const std::uint64_t> addresses, std::vector<MemoryReader::Request>& requests);
+    void drop_planned_headers() { planned_count_ = 0; }
+
     // Call between samples: bounds memory for programs that keep generating code.
     void trim();
     void clear() { entries_.clear(); }
@@ -78,6 +84,11 @@ private:
     std::vector<unsigned char> headers_;  // scratch: code headers read in one batch
     std::vector<MemoryReader::Request> requests_;
     std::vector<std::uint64_t> unique_;        // scratch: distinct addresses of one call
+    std::vector<unsigned char> planned_bytes_;
+    std::vector<std::uint64_t> planned_addresses_;
+    std::size_t planned_first_ = 0;            // index of the first planned request in the caller's list
+    std::size_t planned_count_ = 0;
+    const std::vector<MemoryReader::Request>* planned_requests_ = nullptr;
     std::vector<const CodeInfo*> found_;
     std::uint32_t next_serial_ = 1;
 };

@@ -292,6 +292,7 @@ bool StackWalker::walk_thread(std::uint64_t tstate, const unsigned char* block, 
     if (layout_.frame_model == FrameModel::FrameObjects) {
         // Every frame is its own object: those of the last sample come in one read.
         prefetch_.plan(tstate, frame_object_span(), requests_);
+        plan_code_headers(tstate);
         memory_.read_batch(requests_);
         ok = walk_frame_objects(field<std::uint64_t>(block, layout_.tstate_frame));
     } else {
@@ -314,16 +315,32 @@ bool StackWalker::walk_thread(std::uint64_t tstate, const unsigned char* block, 
             requests_.push_back({chunk, chunk_buffer_.data(), chunk_buffer_.size(), false});
         }
         prefetch_.plan(tstate, interpreter_frame_span(), requests_);
+        plan_code_headers(tstate);
         memory_.read_batch(requests_);
         if (frame_request && !requests_[*frame_request].ok) {
             prefetch_.finish_thread();
+            codes_.drop_planned_headers();
             return false;
         }
         bool copied = chunk_request && requests_[*chunk_request].ok;
         ok = walk_interpreter_frames(frame, copied ? chunk : 0, copied ? chunk_top : 0);
     }
     prefetch_.finish_thread();
-    return ok && resolve_frames(out.frames);
+    if (!ok) {
+        codes_.drop_planned_headers();
+        return false;
+    }
+    ok = resolve_frames(out.frames);
+    // Remember this thread's distinct code objects for the next sample's batch.
+    auto& codes = last_codes_[tstate];
+    codes.assign(code_addresses_.begin(), code_addresses_.end());
+    std::sort(codes.begin(), codes.end());
+    codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+    return ok;
+}
+
+void StackWalker::plan_code_headers(std::uint64_t tstate) {
+    if (auto it = last_codes_.find(tstate); it != last_codes_.end()) codes_.plan_headers(it->second, requests_);
 }
 
 const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include) {
@@ -385,6 +402,10 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
         thread.complete = ok;
     }
     prefetch_.retain_only(tstates_);
+    for (auto it = last_codes_.begin(); it != last_codes_.end();) {
+        it = std::find(tstates_.begin(), tstates_.end(), it->first) == tstates_.end() ? last_codes_.erase(it)
+                                                                                       : std::next(it);
+    }
     names_.assign(owners_, threads_);   // cached; re-read at most every second or on new threads
     return threads_;
 }

@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace profiling::attach {
@@ -78,6 +79,7 @@ private:
     bool walk_interpreter_frames(std::uint64_t frame, std::uint64_t copied_from, std::uint64_t copied_to);
     bool resolve_frames(std::vector<FrameRef>& out);
     std::size_t frame_object_span() const;
+    void plan_code_headers(std::uint64_t tstate);
     std::size_t interpreter_frame_span() const;
     [[noreturn]] void fail_thread_list();
 
@@ -106,7 +108,8 @@ private:
     std::vector<MemoryReader::Request> requests_;
     FramePrefetch prefetch_;
     std::vector<std::vector<std::uint64_t>> known_threads_;   // per interpreter, last sample's list
-    bool threads_listed_ = false;                             // read_roots() confirmed that list
+    bool threads_listed_ = false;
+    std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> last_codes_;   // tstate -> its code objects last time                             // read_roots() confirmed that list
 };
 
 }  // namespace profiling::attach
