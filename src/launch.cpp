@@ -8,7 +8,9 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace profiling {
@@ -19,6 +21,44 @@ int exit_status_of(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return 1;
+}
+
+// What a child reports through the pipe when it cannot start.
+struct ChildFailure {
+    int stage;   // kExec or kOutput
+    int error;   // errno
+};
+constexpr int kExec = 0;
+constexpr int kOutput = 1;
+
+// In the child, before exec (async-signal-safe): stdout and stderr to the
+// file prefix + pid + suffix (prefix alone unless `numbered`), stdin from
+// /dev/null, a process group of its own, SIGTERM when the parent dies.
+// Returns 0 or an errno.
+int detach_output(const std::string& prefix, const std::string& suffix, bool numbered, pid_t parent) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) return ESRCH;
+    char path[4096];
+    char digits[16];
+    int n = 0;
+    for (unsigned long v = static_cast<unsigned long>(::getpid()); v > 0 || n == 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+    if (prefix.size() + static_cast<std::size_t>(n) + suffix.size() + 1 > sizeof path) return ENAMETOOLONG;
+    char* at = path;
+    for (char c : prefix) *at++ = c;
+    if (numbered) {
+        while (n > 0) *at++ = digits[--n];
+        for (char c : suffix) *at++ = c;
+    }
+    *at = '\0';
+    int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return errno;
+    int null = ::open("/dev/null", O_RDONLY);
+    if (null < 0) return errno;
+    if (::dup2(null, STDIN_FILENO) < 0 || ::dup2(fd, STDOUT_FILENO) < 0 || ::dup2(fd, STDERR_FILENO) < 0) return errno;
+    if (fd > STDERR_FILENO) ::close(fd);
+    if (null > STDERR_FILENO) ::close(null);
+    return 0;
 }
 
 }  // namespace
@@ -38,6 +78,19 @@ LaunchedProcess::LaunchedProcess(const LaunchSpec& spec) {
     for (auto& a : argv) raw.push_back(a.data());
     raw.push_back(nullptr);
 
+    // The output file's name around the pid, split before forking.
+    std::string prefix, suffix;
+    bool numbered = false;
+    if (spec.output_path) {
+        prefix = *spec.output_path;
+        if (auto at = prefix.find("{pid}"); at != std::string::npos) {
+            suffix = prefix.substr(at + 5);
+            prefix.resize(at);
+            numbered = true;
+        }
+    }
+    const pid_t parent = ::getpid();
+
     // The child reports a failed exec through a close-on-exec pipe: if exec
     // succeeds the pipe just closes, so the parent reads nothing.
     int report[2];
@@ -56,23 +109,59 @@ LaunchedProcess::LaunchedProcess(const LaunchSpec& spec) {
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) ::signal(sig, SIG_DFL);
-        ::execvp(raw[0], raw.data());
-        int err = errno;
-        [[maybe_unused]] auto n = ::write(report[1], &err, sizeof err);
+        ChildFailure failure{kExec, 0};
+        if (spec.output_path) {
+            if (int err = detach_output(prefix, suffix, numbered, parent); err != 0) {
+                failure = ChildFailure{kOutput, err};
+            }
+        }
+        if (failure.stage == kExec) {
+            ::execvp(raw[0], raw.data());
+            failure.error = errno;
+        }
+        [[maybe_unused]] auto n = ::write(report[1], &failure, sizeof failure);
         ::_exit(127);
     }
     ::close(report[1]);
-    int err = 0;
+    if (spec.output_path) {
+        ::setpgid(pid_, pid_);   // also here: no window where it is not yet done
+        own_group_ = true;
+        output_path_ = numbered ? prefix + std::to_string(pid_) + suffix : prefix;
+    }
+    ChildFailure failure{};
     ssize_t n;
     do {
-        n = ::read(report[0], &err, sizeof err);
+        n = ::read(report[0], &failure, sizeof failure);
     } while (n < 0 && errno == EINTR);
     ::close(report[0]);
-    if (n == sizeof err) {
+    if (n == sizeof failure) {
         wait();
-        throw Error(ErrorKind::BadInput, fmt::format("cannot run {}: {}", spec.python, std::strerror(err)),
+        if (failure.stage == kOutput) {
+            throw Error(ErrorKind::BadInput,
+                        fmt::format("cannot write the program's output to {}: {}", output_path_,
+                                    std::strerror(failure.error)),
+                        "pass --log FILE with a writable path");
+        }
+        throw Error(ErrorKind::BadInput, fmt::format("cannot run {}: {}", spec.python, std::strerror(failure.error)),
                     "install Python or pass --python /path/to/python");
     }
+}
+
+void LaunchedProcess::signal(int sig) {
+    if (own_group_ && ::kill(-pid_, sig) == 0) return;
+    ::kill(pid_, sig);
+}
+
+int LaunchedProcess::stop(std::chrono::milliseconds grace) {
+    for (int sig : {SIGINT, SIGTERM, SIGKILL}) {
+        if (poll()) return *status_;
+        signal(sig);
+        const auto deadline = std::chrono::steady_clock::now() + grace;
+        while (!poll() && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    return wait();
 }
 
 LaunchedProcess::~LaunchedProcess() {

@@ -1,6 +1,7 @@
 // Starting the program to profile as a child process.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -13,12 +14,19 @@ struct LaunchSpec {
     std::optional<std::string> script;     // python SCRIPT args...
     std::optional<std::string> module;     // python -m MODULE args...
     std::vector<std::string> args;         // passed to the program untouched
+    // Set for the live viewer: the program's stdout and stderr go to this
+    // file ("{pid}" becomes its pid), its stdin is /dev/null and it runs in a
+    // process group of its own, so it neither draws on nor reads from the
+    // viewer's terminal and Ctrl-C there reaches the viewer alone. It gets
+    // SIGTERM if the profiler dies.
+    std::optional<std::string> output_path;
 };
 
 class LaunchedProcess {
 public:
     // Forks and execs; throws profiling::Error when the interpreter cannot be
-    // run (not found, not executable). stdin/stdout/stderr are inherited.
+    // run (not found, not executable) or the output file cannot be written.
+    // stdin/stdout/stderr are inherited unless spec.output_path is set.
     explicit LaunchedProcess(const LaunchSpec& spec);
     ~LaunchedProcess();
     LaunchedProcess(const LaunchedProcess&) = delete;
@@ -26,6 +34,9 @@ public:
 
     pid_t pid() const { return pid_; }
     const std::string& command_line() const { return command_line_; }
+    // Where the program's output goes (LaunchSpec::output_path, pid filled
+    // in); "" when it is inherited.
+    const std::string& output_path() const { return output_path_; }
 
     // Non-blocking: the exit status to pass on (exit code, or 128 + signal)
     // once the child has exited.
@@ -33,10 +44,18 @@ public:
     // Blocks until the child exits.
     int wait();
     bool exited() const { return status_.has_value(); }
+    // Ends the program politely, as Ctrl-C would: SIGINT, then SIGTERM if it
+    // is still running after `grace`, then SIGKILL after another `grace`
+    // (to its process group when it has its own). Returns its exit status.
+    int stop(std::chrono::milliseconds grace);
 
 private:
+    void signal(int sig);
+
     pid_t pid_ = -1;
+    bool own_group_ = false;
     std::string command_line_;
+    std::string output_path_;
     std::optional<int> status_;
 };
 

@@ -2,21 +2,31 @@
 //
 //   profiling -S [options] SCRIPT [-- ARGS...]     launch and sample
 //   profiling -S [options] -m MODULE [-- ARGS...]
-//   profiling attach PID [options]                 sample a running process
+//   profiling attach PID [options] [--live]        sample a running process
+//   profiling live-profile -S [options] SCRIPT|-m MODULE [-- ARGS...]
+//                                                  launch and show it live
 //   profiling dump PID [--json] [--blocking]        print every thread's stack
 //   profiling view FILE.prf                        show a saved profile
+//   profiling remote-profile -S [options] [--bind ADDR] SCRIPT|-m MODULE [-- ARGS...]
+//                                                  launch and serve the profile
+//   profiling attach PID --bind ADDR               serve a running process's profile
+//   profiling view HOST:PORT                       watch a served profile
 //   profiling convert FILE.prf --flamegraph OUT    export a saved profile
 #include "profiling/errors.hpp"
+#include "protocol/remote_cli.hpp"
 #include "src/collapsed_stacks.hpp"
 #include "src/dump_command.hpp"
 #include "src/profile_file.hpp"
 #include "src/record_command.hpp"
 #include "src/text_report.hpp"
+#include "tui/viewer_app.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <unistd.h>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,6 +54,38 @@ void add_sampling_options(CLI::App& app, RecordOptions& options, std::string& mo
 
 SampleMode parse_mode(const std::string& mode) { return mode == "wall" ? SampleMode::Wall : SampleMode::Cpu; }
 
+bool on_terminal() { return ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO); }
+
+int no_terminal(const char* what) {
+    std::fprintf(stderr,
+                 "profiling: %s needs a terminal (stdin and stdout are not both one); record with --dump "
+                 "instead and open the file with `profiling view`\n",
+                 what);
+    return 2;
+}
+
+// SCRIPT or -m MODULE and the arguments after "--" into `launch`; false
+// when neither was given.
+bool complete_launch(LaunchSpec& launch, const std::string& script, const std::vector<std::string>& program_args) {
+    if (script.empty() && !launch.module) return false;
+    launch.args = program_args;
+    if (!script.empty() && launch.module) {
+        // `-m MOD` takes no script: a positional then is the module's first argument.
+        launch.args.insert(launch.args.begin(), script);
+    } else if (!script.empty()) {
+        launch.script = script;
+    }
+    return true;
+}
+
+int tracing_not_available(const char* command, const LaunchSpec& launch, const std::string& script) {
+    std::fprintf(stderr,
+                 "profiling: the tracing profiler is not available yet — add -S to use the "
+                 "sampling profiler: profiling %s-S %s\n",
+                 command, launch.module ? ("-m " + *launch.module).c_str() : script.c_str());
+    return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,7 +103,8 @@ int main(int argc, char** argv) {
     CLI::App app{"profiling: where is my Python program spending its time right now?"};
     app.footer(
         "Launch:  profiling -S [options] SCRIPT|-m MODULE [-- ARGS...]\n"
-        "Attach:  profiling attach PID [options]\n"
+        "Attach:  profiling attach PID [options] [--live]\n"
+        "Live:    profiling live-profile -S [options] SCRIPT|-m MODULE [-- ARGS...]\n"
         "The tracing profiler (no -S) is not available yet; -S samples from outside the process.");
 
     RecordOptions launch_options;
@@ -78,9 +121,47 @@ int main(int argc, char** argv) {
     RecordOptions attach_options;
     std::string attach_mode = "cpu";
     pid_t attach_pid = 0;
+    bool attach_live = false;
     auto* attach_cmd = app.add_subcommand("attach", "Sample a running Python process until Ctrl-C, --duration or its exit");
     attach_cmd->add_option("pid", attach_pid, "Process id")->required()->check(CLI::PositiveNumber);
+    attach_cmd->add_flag("--live", attach_live,
+                         "Show the profile live in the terminal until you quit (q); the process keeps running");
     add_sampling_options(*attach_cmd, attach_options, attach_mode);
+    protocol::ServeArgs attach_serve;
+    protocol::add_serve_options(*attach_cmd, attach_serve, false);
+
+    RecordOptions remote_options;
+    std::string remote_mode = "cpu";
+    LaunchSpec remote_launch;
+    bool remote_sampling = false;
+    std::string remote_script;
+    protocol::ServeArgs remote_serve;
+    auto* remote_cmd = app.add_subcommand(
+        "remote-profile",
+        "Launch a program and serve its profile to `profiling view HOST:PORT`; samples only while a viewer watches");
+    remote_cmd->add_flag("-S,--sampling", remote_sampling, "Use the sampling profiler (reads the program from outside)");
+    remote_cmd->add_option("-m", remote_launch.module, "Run a library module as a script, like python -m");
+    remote_cmd->add_option("script", remote_script, "The Python program to launch");
+    remote_cmd->add_option("--python", remote_launch.python, "Python interpreter to launch (default: python3 on PATH)");
+    add_sampling_options(*remote_cmd, remote_options, remote_mode);
+    protocol::add_serve_options(*remote_cmd, remote_serve, true);
+
+    RecordOptions live_options;
+    std::string live_mode = "cpu";
+    LaunchSpec live_launch;
+    bool live_sampling = false;
+    std::string live_script;
+    auto* live_cmd = app.add_subcommand(
+        "live-profile",
+        "Launch a program and show its profile live in the terminal; quitting (q) stops the program");
+    live_cmd->add_flag("-S,--sampling", live_sampling, "Use the sampling profiler (reads the program from outside)");
+    live_cmd->add_option("-m", live_launch.module, "Run a library module as a script, like python -m");
+    live_cmd->add_option("script", live_script, "The Python program to launch");
+    live_cmd->add_option("--python", live_launch.python, "Python interpreter to launch (default: python3 on PATH)");
+    live_cmd->add_option("--log", live_options.log_path,
+                         "Write the program's stdout and stderr to FILE (default: profiling-PID.log here)")
+        ->type_name("FILE");
+    add_sampling_options(*live_cmd, live_options, live_mode);
 
     DumpOptions dump;
     auto* dump_cmd = app.add_subcommand("dump", "Print every thread's Python stack of a running process");
@@ -91,11 +172,16 @@ int main(int argc, char** argv) {
 
     std::string view_path;
     TextReportOptions view_options;
-    auto* view_cmd = app.add_subcommand("view", "Show a saved profile (.prf)");
-    view_cmd->add_option("file", view_path, "Profile written with --dump")->required();
+    bool view_text = false;
+    auto* view_cmd = app.add_subcommand(
+        "view", "Show a saved profile (.prf): interactive on a terminal, else the text report");
+    view_cmd->add_option("file", view_path, "Profile written with --dump, or HOST:PORT of a profiling server")->required();
+    view_cmd->add_flag("--text", view_text, "Print the text report even on a terminal");
     view_cmd->add_flag("--threads", view_options.per_thread, "One tree per thread instead of all threads merged");
     view_cmd->add_option("--threshold", view_options.threshold_percent,
                          "Hide nodes below this percent of samples (default 0.1)");
+    protocol::ViewRemoteOptions remote_view;
+    protocol::add_view_remote_options(*view_cmd, remote_view);
 
     std::string convert_path, convert_flamegraph;
     auto* convert_cmd = app.add_subcommand("convert", "Export a saved profile");
@@ -112,10 +198,55 @@ int main(int argc, char** argv) {
         if (*dump_cmd) return run_dump(dump);
         if (*attach_cmd) {
             attach_options.sampler.mode = parse_mode(attach_mode);
+            if (attach_serve.bind) {
+                return protocol::run_remote_attach(attach_pid, attach_options, attach_serve.resolved());
+            }
+            if (attach_live) {
+                if (!on_terminal()) return no_terminal("attach --live");
+                tui::require_terminal();
+                attach_options.live = tui::view_live;
+            }
             return run_attach(attach_pid, attach_options);
         }
+        if (*live_cmd) {
+            if (!complete_launch(live_launch, live_script, program_args)) {
+                std::fprintf(stderr, "%s", live_cmd->help().c_str());
+                return 2;
+            }
+            if (!live_sampling) return tracing_not_available("live-profile ", live_launch, live_script);
+            if (!on_terminal()) return no_terminal("live-profile");
+            tui::require_terminal();
+            live_options.sampler.mode = parse_mode(live_mode);
+            live_options.live = tui::view_live;
+            return run_launch(live_launch, live_options);
+        }
+        if (*remote_cmd) {
+            if (!complete_launch(remote_launch, remote_script, program_args)) {
+                std::fprintf(stderr, "%s", remote_cmd->help().c_str());
+                return 2;
+            }
+            if (!remote_sampling) return tracing_not_available("remote-profile ", remote_launch, remote_script);
+            remote_options.sampler.mode = parse_mode(remote_mode);
+            return protocol::run_remote_launch(remote_launch, remote_options, remote_serve.resolved());
+        }
+        if (*view_cmd && protocol::looks_like_address(view_path)) {
+            // The text report per update; the ncurses viewer can take over
+            // through run_client's events once it is in.
+            remote_view.address = view_path;
+            remote_view.report = view_options;
+            return protocol::run_view_remote(remote_view);
+        }
         if (*view_cmd) {
-            std::string text = format_text_report(read_profile(view_path), view_options);
+            auto profile = std::make_shared<const Profile>(read_profile(view_path));
+            if (!view_text && on_terminal()) {
+                try {
+                    tui::view_profile(profile, view_path);
+                    return 0;
+                } catch (const Error& error) {
+                    std::fprintf(stderr, "profiling: %s; the text report instead:\n", error.one_line().c_str());
+                }
+            }
+            std::string text = format_text_report(*profile, view_options);
             std::fwrite(text.data(), 1, text.size(), stdout);
             return 0;
         }
@@ -123,24 +254,11 @@ int main(int argc, char** argv) {
             write_collapsed_stacks(read_profile(convert_path), convert_flamegraph, CollapsedOptions{});
             return 0;
         }
-        if (script.empty() && !launch.module) {
+        if (!complete_launch(launch, script, program_args)) {
             std::fprintf(stderr, "%s", app.help().c_str());
             return 2;
         }
-        if (!sampling) {
-            std::fprintf(stderr,
-                         "profiling: the tracing profiler is not available yet — add -S to use the "
-                         "sampling profiler: profiling -S %s\n",
-                         launch.module ? ("-m " + *launch.module).c_str() : script.c_str());
-            return 2;
-        }
-        if (!script.empty() && launch.module) {
-            // `-m MOD` takes no script: a positional then is the module's first argument.
-            program_args.insert(program_args.begin(), script);
-        } else if (!script.empty()) {
-            launch.script = script;
-        }
-        launch.args = program_args;
+        if (!sampling) return tracing_not_available("", launch, script);
         launch_options.sampler.mode = parse_mode(launch_mode);
         return run_launch(launch, launch_options);
     } catch (const Error& error) {

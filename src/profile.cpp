@@ -96,6 +96,7 @@ void CallTree::merge(const CallTree& other) {
         const CallNode& source = other.nodes_[from];
         nodes_[into].own += source.own;
         nodes_[into].deep += source.deep;
+        nodes_[into].calls += source.calls;
         for (const auto& [line, count] : source.own_lines) {
             auto& lines = nodes_[into].own_lines;
             auto it = std::find_if(lines.begin(), lines.end(), [&](const auto& e) { return e.first == line; });

@@ -72,8 +72,12 @@ void encode_frames(const FrameTable& table, json& body) {
 // A tree as parallel arrays in node order. CallTree appends every node after
 // its parent, so node order already puts parents first.
 json encode_tree(const CallTree& tree) {
-    json::array_t parent, frame, own, deep, own_lines;
+    json::array_t parent, frame, own, deep, own_lines, calls;
     for (auto* column : {&parent, &frame, &own, &deep, &own_lines}) column->reserve(tree.size());
+    // "calls" is optional: written only by tracing profiles, whose nodes count calls.
+    bool has_calls = false;
+    for (const CallNode& node : tree.nodes()) has_calls = has_calls || node.calls != 0;
+    if (has_calls) calls.reserve(tree.size());
     for (NodeId id = 0; id < tree.size(); ++id) {
         const CallNode& node = tree.node(id);
         parent.emplace_back(id == CallTree::kRoot ? 0 : node.parent);
@@ -87,11 +91,14 @@ json encode_tree(const CallTree& tree) {
             lines.emplace_back(count);
         }
         own_lines.emplace_back(std::move(lines));
+        if (has_calls) calls.emplace_back(node.calls);
     }
-    return json{
+    json out{
         {"parent", std::move(parent)}, {"frame", std::move(frame)},         {"own", std::move(own)},
         {"deep", std::move(deep)},     {"own_lines", std::move(own_lines)},
     };
+    if (has_calls) out["calls"] = std::move(calls);
+    return out;
 }
 
 // ---------------------------------------------------------------- reading: the header
@@ -465,6 +472,14 @@ private:
                                 where, n, frame.size(), own.size(), deep.size(), own_lines.size()));
         }
         if (n > std::numeric_limits<NodeId>::max()) invalid(fmt::format("{} has too many nodes", where));
+        // Optional (tracing profiles): calls per node.
+        const json::array_t* calls = nullptr;
+        if (auto it = nodes.find("calls"); it != nodes.end()) {
+            calls = &expect_array(*it, where + ".calls");
+            if (calls->size() != n) {
+                invalid(fmt::format("{}.calls has {} entries for {} nodes", where, calls->size(), n));
+            }
+        }
 
         CallTree tree;
         std::vector<std::uint64_t> children_deep(n, 0);
@@ -490,6 +505,7 @@ private:
             CallNode& node = tree.node(static_cast<NodeId>(i));
             node.own = count_at(own[i], where, "own", i);
             node.deep = count_at(deep[i], where, "deep", i);
+            if (calls) node.calls = count_at((*calls)[i], where, "calls", i);
             if (node.own > node.deep) {
                 invalid(fmt::format("{}: node {} has own {} greater than deep {}", where, i, node.own, node.deep));
             }

@@ -63,6 +63,8 @@ public:
     ~SamplerThread() { finish(); }
 
     bool done() const { return done_.load(); }
+    // Why the sampler stopped; valid once done().
+    SamplerStop why() const { return why_; }
     void request_stop() { stop_.store(true); }
     // Joins; rethrows what the sampler threw.
     SamplerStop finish() {
@@ -88,11 +90,13 @@ double own_cpu_ms() {
     return static_cast<double>(cpu.tv_sec) * 1e3 + static_cast<double>(cpu.tv_nsec) / 1e6;
 }
 
+// Writes --dump and --flamegraph; without either, the text report goes to
+// `report_to` (null: none, the live viewer showed it).
 void write_outputs(const Profile& profile, const RecordOptions& options, std::FILE* report_to) {
     const ProfileInfo& info = profile.info;
     if (options.dump_path) write_profile(profile, *options.dump_path);
     if (options.flamegraph_path) write_collapsed_stacks(profile, *options.flamegraph_path, CollapsedOptions{});
-    if (!options.dump_path && !options.flamegraph_path) {
+    if (!options.dump_path && !options.flamegraph_path && report_to) {
         std::string report = format_text_report(profile, TextReportOptions{});
         std::fwrite(report.data(), 1, report.size(), report_to);
     }
@@ -105,6 +109,93 @@ void write_outputs(const Profile& profile, const RecordOptions& options, std::FI
                  info.duration_s, achieved, own_cpu_ms(), written.c_str());
 }
 
+// The interpreter needs a moment to map libpython and set up its runtime:
+// tries until it is found or the program ends (then says why on stderr).
+std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess& child, const LaunchSpec& spec,
+                                                                attach::ProcessMemory& memory) {
+    std::optional<Error> last_error;
+    while (!child.poll()) {
+        try {
+            return attach::locate_interpreter(child.pid(), memory);
+        } catch (const Error& error) {
+            if (error.kind() == ErrorKind::UnsupportedVersion || error.kind() == ErrorKind::PermissionDenied) throw;
+            last_error = error;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    }
+    if (last_error && last_error->kind() == ErrorKind::NotPython) {
+        std::fprintf(stderr, "profiling: %s is not a Python interpreter; nothing was profiled\n", spec.python.c_str());
+    } else {
+        std::fprintf(stderr, "profiling: the program exited before Python started; nothing was profiled\n");
+    }
+    return std::nullopt;
+}
+
+// Grace the program gets after SIGINT (and then SIGTERM) when the viewer quits.
+constexpr std::chrono::milliseconds kStopGrace{2000};
+
+// The last `lines` lines of a file (at most its last 4 KiB), for a program
+// that failed while its output went to a log.
+std::string tail_of(const std::string& path, int lines) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return {};
+    std::string text(4096, '\0');
+    std::fseek(f, 0, SEEK_END);
+    long size = std::ftell(f);
+    std::fseek(f, size > 4096 ? size - 4096 : 0, SEEK_SET);
+    text.resize(std::fread(text.data(), 1, text.size(), f));
+    std::fclose(f);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::size_t at = text.size();
+    for (int n = 0; n < lines && at != std::string::npos && at > 0; ++n) at = text.rfind('\n', at - 1);
+    return at == std::string::npos ? text : text.substr(at + 1);
+}
+
+int run_launch_live(const LaunchSpec& base, const RecordOptions& options) {
+    LaunchSpec spec = base;
+    spec.output_path = options.log_path;
+    LaunchedProcess child(spec);
+    attach::ProcessMemory memory(child.pid());
+    // Where the output went, and its end when the program failed by itself.
+    auto tell_output = [&](int status, bool failed_by_itself) {
+        std::fprintf(stderr, "profiling: the program's output is in %s\n", child.output_path().c_str());
+        if (!failed_by_itself || status == 0) return;
+        std::string tail = tail_of(child.output_path(), 10);
+        if (!tail.empty()) std::fprintf(stderr, "profiling: the end of its output:\n%s\n", tail.c_str());
+    };
+    std::optional<attach::InterpreterLocation> where = wait_for_interpreter(child, spec, memory);
+    if (!where) {
+        int status = child.wait();
+        tell_output(status, true);
+        return status;
+    }
+
+    attach::StackWalker walker(*where, memory);
+    Sampler sampler(walker, options.sampler, child.command_line());
+    SamplerThread thread(sampler);
+    LiveFeed feed;
+    feed.snapshot = [&] { return sampler.snapshot(); };
+    feed.finished = [&]() -> std::optional<std::string> {
+        if (auto status = child.poll()) return fmt::format("the program exited with status {}", *status);
+        if (thread.done()) {
+            return std::string(thread.why() == SamplerStop::DurationReached ? "sampling stopped: --duration reached"
+                                                                           : "sampling stopped");
+        }
+        return std::nullopt;
+    };
+    feed.output_path = child.output_path();
+    options.live(feed);
+
+    thread.finish();
+    const bool ran_to_the_end = child.exited();
+    int status = ran_to_the_end ? child.wait() : child.stop(kStopGrace);
+    write_outputs(sampler.take(), options, nullptr);
+    std::fprintf(stderr, "profiling: the program %s with status %d\n", ran_to_the_end ? "exited" : "was stopped",
+                 status);
+    tell_output(status, ran_to_the_end);
+    return status;
+}
+
 }  // namespace
 
 int run_attach(pid_t pid, const RecordOptions& options) {
@@ -112,6 +203,25 @@ int run_attach(pid_t pid, const RecordOptions& options) {
     const attach::InterpreterLocation where = attach::locate_interpreter(pid, memory);
     attach::StackWalker walker(where, memory);
     Sampler sampler(walker, options.sampler, attach::read_cmdline(pid));
+
+    if (options.live) {
+        SamplerThread thread(sampler);
+        LiveFeed feed;
+        feed.snapshot = [&] { return sampler.snapshot(); };
+        feed.finished = [&]() -> std::optional<std::string> {
+            if (!thread.done()) return std::nullopt;
+            switch (thread.why()) {
+                case SamplerStop::TargetExited: return fmt::format("process {} exited", pid);
+                case SamplerStop::DurationReached: return std::string("sampling stopped: --duration reached");
+                case SamplerStop::Requested: break;
+            }
+            return std::string("sampling stopped");
+        };
+        options.live(feed);
+        thread.finish();
+        write_outputs(sampler.take(), options, nullptr);
+        return 0;
+    }
 
     StopSignals signals;
     SamplerThread thread(sampler);
@@ -125,33 +235,13 @@ int run_attach(pid_t pid, const RecordOptions& options) {
 }
 
 int run_launch(const LaunchSpec& spec, const RecordOptions& options) {
+    if (options.live) return run_launch_live(spec, options);
     StopSignals signals;   // before fork: the child resets its own mask
     LaunchedProcess child(spec);
     attach::ProcessMemory memory(child.pid());
 
-    // The interpreter needs a moment to map libpython and set up its
-    // runtime: try until it is found or the program ends.
-    std::optional<attach::InterpreterLocation> where;
-    std::optional<Error> last_error;
-    while (!where && !child.poll()) {
-        try {
-            where = attach::locate_interpreter(child.pid(), memory);
-        } catch (const Error& error) {
-            if (error.kind() == ErrorKind::UnsupportedVersion || error.kind() == ErrorKind::PermissionDenied) throw;
-            last_error = error;
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-    }
-    if (!where) {
-        int status = child.wait();
-        if (last_error && last_error->kind() == ErrorKind::NotPython) {
-            std::fprintf(stderr, "profiling: %s is not a Python interpreter; nothing was profiled\n",
-                         spec.python.c_str());
-        } else {
-            std::fprintf(stderr, "profiling: the program exited before Python started; nothing was profiled\n");
-        }
-        return status;
-    }
+    std::optional<attach::InterpreterLocation> where = wait_for_interpreter(child, spec, memory);
+    if (!where) return child.wait();
 
     attach::StackWalker walker(*where, memory);
     Sampler sampler(walker, options.sampler, child.command_line());

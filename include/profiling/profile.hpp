@@ -51,6 +51,9 @@ struct CallNode {
     NodeId parent = 0;                 // the root is its own parent
     std::uint64_t own = 0;             // samples with this node innermost
     std::uint64_t deep = 0;            // samples with this node on the stack
+    // Tracing profiles ("kind": "tracing") only: how many times the node was
+    // entered; own and deep are then nanoseconds of the profile's timer.
+    std::uint64_t calls = 0;
     std::vector<NodeId> children;
     // Lines of the innermost frame when this node was innermost: line -> samples.
     std::vector<std::pair<std::int32_t, std::uint64_t>> own_lines;

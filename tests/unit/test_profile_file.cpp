@@ -538,3 +538,26 @@ TEST_CASE("a failed write leaves the existing file intact and removes the tempor
     CHECK(read_bytes(path) == before);
     CHECK(dir.entries() == std::vector<std::string>{"keep.prf"});
 }
+
+TEST_CASE("tracing profiles keep their calls column; sampling profiles do not write one", "[prf]") {
+    Profile sampled = small_profile();
+    CHECK_FALSE(body_of(encode_profile(sampled))["threads"][0]["nodes"].contains("calls"));
+
+    Profile traced = small_profile();
+    traced.info.kind = "tracing";
+    CallTree& tree = traced.threads[0].tree;
+    for (NodeId id = 1; id < tree.size(); ++id) tree.node(id).calls = 10 + id;
+    json body = body_of(encode_profile(traced));
+    CHECK(body["threads"][0]["nodes"]["calls"].size() == tree.size());
+    Profile back = decode_profile(encode_profile(traced), "traced.prf");
+    for (NodeId id = 0; id < tree.size(); ++id) CHECK(back.threads[0].tree.node(id).calls == tree.node(id).calls);
+
+    // A calls column of the wrong length or type is rejected.
+    CHECK_THAT(rejection_after([](json& b) { b["threads"][0]["nodes"]["calls"] = json::array({1}); }),
+               Catch::Contains("calls"));
+    CHECK_THAT(rejection_after([&](json& b) {
+                   b["threads"][0]["nodes"]["calls"] = json::array();
+                   for (NodeId id = 0; id < tree.size(); ++id) b["threads"][0]["nodes"]["calls"].push_back(-1);
+               }),
+               Catch::Contains("calls"));
+}

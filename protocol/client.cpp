@@ -1,0 +1,103 @@
+#include "protocol/client.hpp"
+
+#include "profiling/errors.hpp"
+#include "protocol/address.hpp"
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
+namespace profiling::protocol {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+enum class Outcome { Stop, Reconnect };
+
+Message read_message(tcp::socket& socket) {
+    unsigned char header[kFrameHeaderBytes];
+    asio::read(socket, asio::buffer(header));
+    std::uint32_t length = frame_length(header, kMaxServerMessageBytes);
+    std::string payload(length, '\0');
+    asio::read(socket, asio::buffer(payload));
+    return decode_message(payload);
+}
+
+// One connection, from connect to loss.
+Outcome session(const ClientOptions& options, const HostPort& where, const ClientEvents& events, bool& ever_connected) {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    tcp::socket socket(io);
+    std::string why;
+    bool ended = false;
+    try {
+        auto endpoints = resolver.resolve(where.host, std::to_string(where.port), tcp::resolver::numeric_service);
+        asio::connect(socket, endpoints);
+        socket.set_option(tcp::no_delay(true));
+        Hello hello;
+        hello.token = options.token.value_or("");
+        hello.client = "profiling view";
+        asio::write(socket, asio::buffer(encode_message(hello)));
+        RemoteProfile remote;
+        Message first = read_message(socket);
+        if (auto* refused = std::get_if<Refused>(&first)) {
+            throw Error(ErrorKind::PermissionDenied,
+                        fmt::format("the server at {} refused this viewer: {}", where.text(), refused->reason),
+                        refused->reason.find("token") != std::string::npos
+                            ? "give the server's token with --token or PROFILING_TOKEN"
+                            : "");
+        }
+        auto* welcome = std::get_if<Welcome>(&first);
+        if (!welcome) throw ProtocolError(fmt::format("expected a welcome, got {}", message_name(first)));
+        remote.welcome(*welcome);
+        ever_connected = true;
+        if (events.connected) events.connected(*welcome);
+        for (;;) {
+            Message message = read_message(socket);
+            if (auto* update = std::get_if<Update>(&message)) {
+                remote.apply(*update);
+                asio::write(socket, asio::buffer(encode_message(Ack{update->seq})));
+                if (events.updated && !events.updated(remote)) return Outcome::Stop;
+            } else if (auto* bye = std::get_if<Goodbye>(&message)) {
+                why = bye->reason;
+                ended = true;
+                break;
+            } else {
+                throw ProtocolError(fmt::format("unexpected {} from the server", message_name(message)));
+            }
+        }
+    } catch (const ProtocolError& error) {
+        why = fmt::format("bad data from the server: {}", error.what());
+    } catch (const boost::system::system_error& error) {
+        why = error.code() == asio::error::eof ? std::string("the server closed the connection")
+                                               : error.code().message();
+    }
+    if (events.lost && !events.lost(why, ended)) return Outcome::Stop;
+    return Outcome::Reconnect;
+}
+
+}  // namespace
+
+void run_client(const ClientOptions& options, const ClientEvents& events) {
+    const HostPort where = parse_host_port(options.address, kDefaultPort, false);
+    using Clock = std::chrono::steady_clock;
+    auto last_seen = Clock::now();
+    for (;;) {
+        bool connected = false;
+        if (session(options, where, events, connected) == Outcome::Stop) return;
+        if (connected) last_seen = Clock::now();
+        if (options.give_up_s &&
+            std::chrono::duration<double>(Clock::now() - last_seen).count() > *options.give_up_s) {
+            throw Error(ErrorKind::NoSuchProcess,
+                        fmt::format("no profiling server at {} for {:.0f} s; giving up", where.text(),
+                                    *options.give_up_s));
+        }
+        std::this_thread::sleep_for(std::chrono::duration<double>(options.reconnect_s));
+    }
+}
+
+}  // namespace profiling::protocol

@@ -1,0 +1,347 @@
+#include "protocol/remote_command.hpp"
+
+#include "attach/interpreter_locator.hpp"
+#include "attach/proc_maps.hpp"
+#include "attach/process_memory.hpp"
+#include "attach/stack_walker.hpp"
+#include "profiling/errors.hpp"
+#include "protocol/client.hpp"
+#include "src/collapsed_stacks.hpp"
+#include "src/profile_file.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+namespace profiling::protocol {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void log_line(const std::string& line) { std::fprintf(stderr, "profiling: %s\n", line.c_str()); }
+
+// Stop signals taken synchronously; set up before any thread starts so that
+// every thread inherits the mask.
+class BlockedSignals {
+public:
+    BlockedSignals() {
+        sigemptyset(&set_);
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set_, sig);
+        ::pthread_sigmask(SIG_BLOCK, &set_, &previous_);
+    }
+    ~BlockedSignals() { ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+    BlockedSignals(const BlockedSignals&) = delete;
+    BlockedSignals& operator=(const BlockedSignals&) = delete;
+    std::optional<siginfo_t> wait(int timeout_ms) {
+        timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000L};
+        siginfo_t info{};
+        if (::sigtimedwait(&set_, &info, &timeout) > 0) return info;
+        return std::nullopt;
+    }
+
+private:
+    sigset_t set_{};
+    sigset_t previous_{};
+};
+
+// Runs the sampler on its own thread while someone watches.
+class OnDemandSampler {
+public:
+    explicit OnDemandSampler(Sampler& sampler) : sampler_(sampler), thread_([this] { loop(); }) {}
+    ~OnDemandSampler() {
+        try {
+            quit();
+        } catch (...) {
+        }
+    }
+    OnDemandSampler(const OnDemandSampler&) = delete;
+    OnDemandSampler& operator=(const OnDemandSampler&) = delete;
+
+    void set_watchers(std::size_t n) {
+        std::lock_guard lock(mutex_);
+        watchers_ = n;
+        if (n == 0) stop_run_.store(true);
+        cv_.notify_all();
+    }
+    void quit() {
+        {
+            std::lock_guard lock(mutex_);
+            quit_ = true;
+            stop_run_.store(true);
+            cv_.notify_all();
+        }
+        if (thread_.joinable()) thread_.join();
+        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    }
+    bool sampling() const { return running_.load(); }
+    std::optional<SamplerStop> ended() const {
+        std::lock_guard lock(mutex_);
+        return ended_;
+    }
+    // Time spent sampling, over every period someone watched.
+    double sampled_seconds() const {
+        std::lock_guard lock(mutex_);
+        double total = accumulated_;
+        if (run_started_) total += std::chrono::duration<double>(Clock::now() - *run_started_).count();
+        return total;
+    }
+    Profile snapshot() const {
+        Profile p = sampler_.snapshot();
+        p.info.duration_s = sampled_seconds();
+        return p;
+    }
+    std::uint64_t runs() const { return runs_.load(); }
+
+private:
+    void loop() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            cv_.wait(lock, [&] { return quit_ || watchers_ > 0; });
+            if (quit_) return;
+            stop_run_.store(false);
+            run_started_ = Clock::now();
+            running_.store(true);
+            ++runs_;
+            log_line(fmt::format("sampling started ({} watching)", watchers_));
+            lock.unlock();
+            SamplerStop why = SamplerStop::Requested;
+            try {
+                why = sampler_.run(stop_run_);
+            } catch (...) {
+                error_ = std::current_exception();
+                why = SamplerStop::TargetExited;
+            }
+            lock.lock();
+            running_.store(false);
+            accumulated_ += std::chrono::duration<double>(Clock::now() - *run_started_).count();
+            run_started_.reset();
+            if (why != SamplerStop::Requested) {
+                ended_ = why;
+                log_line(why == SamplerStop::DurationReached ? "sampling stopped: --duration reached"
+                                                             : "sampling stopped: the target exited");
+                return;
+            }
+            if (!quit_) log_line("sampling stopped: nobody is watching");
+        }
+    }
+
+    Sampler& sampler_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::size_t watchers_ = 0;
+    bool quit_ = false;
+    std::atomic<bool> stop_run_{false};
+    std::atomic<bool> running_{false};
+    std::atomic<std::uint64_t> runs_{0};
+    std::optional<SamplerStop> ended_;
+    double accumulated_ = 0;
+    std::optional<Clock::time_point> run_started_;
+    std::exception_ptr error_;
+    std::thread thread_;
+};
+
+Welcome describe(const Profile& profile) {
+    Welcome w;
+    const ProfileInfo& info = profile.info;
+    w.pid = info.pid;
+    w.command = info.command;
+    w.python_version = info.python_version;
+    w.kind = info.kind;
+    w.mode = info.mode;
+    w.rate_hz = info.rate_hz;
+    w.started_unix_ms = info.started_unix_ms;
+    w.columns = {"FUNCTION", "OWN", "%", "DEEP", "%"};
+    return w;
+}
+
+void write_outputs(const Profile& profile, const RecordOptions& options) {
+    if (options.dump_path) write_profile(profile, *options.dump_path);
+    if (options.flamegraph_path) write_collapsed_stacks(profile, *options.flamegraph_path, CollapsedOptions{});
+    std::string written;
+    if (options.dump_path) written += " -> " + *options.dump_path;
+    if (options.flamegraph_path) written += " -> " + *options.flamegraph_path;
+    log_line(fmt::format("{} samples of {} threads in {:.1f} s of sampling{}", profile.total_samples(),
+                         profile.threads.size(), profile.info.duration_s, written));
+}
+
+// Serves until `done` says why to stop (checked every 50 ms, and on signals).
+template <typename Done, typename OnSignal>
+std::string serve(Sampler& sampler, Server& server, BlockedSignals& signals, Done done, OnSignal on_signal,
+                  Profile& final_profile) {
+    OnDemandSampler on_demand(sampler);
+    ServerHooks hooks;
+    hooks.snapshot = [&] { return on_demand.snapshot(); };
+    hooks.sampling = [&] { return on_demand.sampling(); };
+    hooks.viewers_changed = [&](std::size_t n) { on_demand.set_watchers(n); };
+    server.start(describe(sampler.snapshot()), hooks);
+    for (const std::string& where : server.listening()) {
+        log_line(fmt::format("serving the profile of process {} on {}; watch it with `profiling view {}`",
+                             sampler.snapshot().info.pid, where, where));
+    }
+    std::string why;
+    for (;;) {
+        if (auto reason = done(on_demand)) {
+            why = *reason;
+            break;
+        }
+        if (auto info = signals.wait(50)) {
+            if (auto reason = on_signal(*info)) {
+                why = *reason;
+                break;
+            }
+        }
+    }
+    on_demand.set_watchers(0);
+    on_demand.quit();
+    server.finish(why);
+    final_profile = on_demand.snapshot();
+    return why;
+}
+
+bool process_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+}  // namespace
+
+std::optional<std::string> token_from(const std::optional<std::string>& option) {
+    if (option) return option;
+    if (const char* env = std::getenv("PROFILING_TOKEN"); env && *env) return std::string(env);
+    return std::nullopt;
+}
+
+int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, const ServerOptions& server_options) {
+    Server server(server_options);   // bound before the program starts: a busy port launches nothing
+    BlockedSignals signals;           // before fork and threads
+    LaunchedProcess child(spec);
+    attach::ProcessMemory memory(child.pid());
+    std::optional<attach::InterpreterLocation> where;
+    while (!where && !child.poll()) {
+        try {
+            where = attach::locate_interpreter(child.pid(), memory);
+        } catch (const Error& error) {
+            if (error.kind() == ErrorKind::UnsupportedVersion || error.kind() == ErrorKind::PermissionDenied) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    }
+    if (!where) {
+        log_line("the program exited before Python started; nothing was served");
+        return child.wait();
+    }
+    attach::StackWalker walker(*where, memory);
+    Sampler sampler(walker, options.sampler, child.command_line());
+    Profile final_profile;
+    std::string why = serve(
+        sampler, server, signals,
+        [&](const OnDemandSampler& s) -> std::optional<std::string> {
+            if (auto status = child.poll()) return fmt::format("the program exited with status {}", *status);
+            if (s.ended() == SamplerStop::DurationReached) return std::string("--duration reached");
+            return std::nullopt;
+        },
+        [&](const siginfo_t& info) -> std::optional<std::string> {
+            // Ctrl-C reaches the program too; a signal sent to us alone is passed on.
+            if (info.si_code != SI_KERNEL) ::kill(child.pid(), info.si_signo);
+            return std::nullopt;
+        },
+        final_profile);
+    int status = child.exited() ? child.wait() : child.stop(std::chrono::milliseconds(2000));
+    write_outputs(final_profile, options);
+    log_line(fmt::format("{}", why));
+    return status;
+}
+
+int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptions& server_options) {
+    Server server(server_options);
+    BlockedSignals signals;
+    attach::ProcessMemory memory(pid);
+    const attach::InterpreterLocation where = attach::locate_interpreter(pid, memory);
+    attach::StackWalker walker(where, memory);
+    Sampler sampler(walker, options.sampler, attach::read_cmdline(pid));
+    Profile final_profile;
+    std::string why = serve(
+        sampler, server, signals,
+        [&](const OnDemandSampler& s) -> std::optional<std::string> {
+            if (process_gone(pid) || s.ended() == SamplerStop::TargetExited) {
+                return fmt::format("process {} exited", pid);
+            }
+            if (s.ended() == SamplerStop::DurationReached) return std::string("--duration reached");
+            return std::nullopt;
+        },
+        [&](const siginfo_t& info) -> std::optional<std::string> {
+            return fmt::format("stopped by signal {}", info.si_signo);
+        },
+        final_profile);
+    write_outputs(final_profile, options);
+    log_line(why);
+    return 0;
+}
+
+bool looks_like_address(const std::string& text) {
+    std::error_code ec;
+    if (std::filesystem::exists(text, ec)) return false;
+    if (text == "localhost" || (!text.empty() && text.front() == '[')) return true;
+    if (text.find('/') != std::string::npos || text.ends_with(".prf")) return false;
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon + 1 == text.size()) return false;
+    for (std::size_t i = colon + 1; i < text.size(); ++i) {
+        if (text[i] < '0' || text[i] > '9') return false;
+    }
+    return true;
+}
+
+int run_view_remote(const ViewRemoteOptions& options) {
+    ClientOptions client;
+    client.address = options.address;
+    client.token = token_from(options.token);
+    client.give_up_s = options.give_up_s;
+    std::size_t received = 0;
+    bool lost_reported = false;
+    ClientEvents events;
+    events.connected = [&](const Welcome& w) {
+        log_line(fmt::format("connected to {}: process {} ({}), Python {}, {} profiler", options.address, w.pid,
+                             w.command, w.python_version, w.kind));
+        lost_reported = false;
+    };
+    events.updated = [&](const RemoteProfile& remote) {
+        ++received;
+        const Profile& profile = remote.profile();
+        if (options.dump_path) write_profile(profile, *options.dump_path);
+        std::string line = fmt::format("== update {} from {}: {} samples, {} threads, {}, {} watching\n",
+                                       remote.seq(), options.address, profile.total_samples(),
+                                       profile.threads.size(), remote.sampling() ? "sampling" : "not sampling",
+                                       remote.viewers());
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        if (!options.quiet) {
+            std::string text = format_text_report(profile, options.report);
+            std::fwrite(text.data(), 1, text.size(), stdout);
+        }
+        std::fflush(stdout);
+        return options.updates == 0 || received < options.updates;
+    };
+    events.lost = [&](const std::string& why, bool ended) {
+        if (ended) {
+            log_line(fmt::format("the server at {} ended: {}", options.address, why));
+            if (options.exit_when_ended) return false;
+            log_line("waiting for a server to come back (Ctrl-C to quit)");
+            lost_reported = true;
+        } else if (!lost_reported) {
+            log_line(fmt::format("no server at {} ({}); retrying every second (Ctrl-C to quit)", options.address,
+                                 why));
+            lost_reported = true;
+        }
+        return true;
+    };
+    run_client(client, events);
+    return 0;
+}
+
+}  // namespace profiling::protocol

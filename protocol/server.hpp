@@ -1,0 +1,70 @@
+// The remote-profiling server: one Asio io_context on its own thread accepts
+// viewers, checks their hello and token, and every interval takes a snapshot
+// of the profile (through `snapshot`, which copies it under the sampler's
+// lock: the sampler never waits for the network) and sends it to every
+// viewer as a delta, or as a full update to a viewer that is new or fell
+// behind. A viewer that does not acknowledge updates is sent nothing more
+// (its backlog coalesces to the latest snapshot) and is disconnected after
+// `viewer_timeout_s`.
+#pragma once
+
+#include "profiling/profile.hpp"
+#include "protocol/address.hpp"
+#include "protocol/wire.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace profiling::protocol {
+
+struct ServerOptions {
+    std::string bind = "127.0.0.1:8912";
+    std::optional<std::string> token;      // required to bind a non-loopback address
+    double interval_s = 1.0;               // one update per viewer per interval
+    double viewer_timeout_s = 10.0;        // unacknowledged updates for this long: disconnect
+    double hello_timeout_s = 10.0;         // a connection must say hello within this
+    std::uint32_t ack_window = 3;          // updates in flight per viewer before coalescing
+    std::size_t max_viewers = 256;
+};
+
+struct ServerHooks {
+    std::function<Profile()> snapshot;                 // the profile now (thread-safe)
+    std::function<bool()> sampling;                    // is the sampler running now
+    std::function<void(std::size_t)> viewers_changed;  // called on the network thread
+};
+
+class Server {
+public:
+    // Resolves and binds every address of options.bind. Throws
+    // profiling::Error if the address is bad, not loopback without a token,
+    // or cannot be bound.
+    explicit Server(const ServerOptions& options);
+    // Binds, then starts at once.
+    Server(const ServerOptions& options, Welcome target, ServerHooks hooks);
+    // Serves on a thread of its own (connections made before wait in the
+    // listen queue).
+    void start(Welcome target, ServerHooks hooks);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Where it listens ("127.0.0.1:8912", with the real port when 0 was asked).
+    std::vector<std::string> listening() const;
+
+    // Sends every viewer a last update and a goodbye with `reason`, waits
+    // (at most a few seconds) for them to be written, and stops.
+    void finish(const std::string& reason);
+
+private:
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+// Throws profiling::Error (BadInput) if `address` is not loopback and no
+// token is given; resolves nothing else.
+void check_bind_allowed(const std::string& address, const std::optional<std::string>& token);
+
+}  // namespace profiling::protocol

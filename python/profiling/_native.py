@@ -1,0 +1,84 @@
+"""Finds and loads profiling._tracer, the tracer's C++ extension, built for
+the running interpreter.
+
+The build writes one module per ABI into BUILD/python/ as
+``_tracer_<tag><EXT_SUFFIX>``, where tag is ``sys.implementation.cache_tag``
+without the dash plus ``sys.abiflags`` (``_tracer_cpython312.cpython-312-x86_64-linux-gnu.so``).
+Looked for, in order:
+
+  1. ``$PROFILING_BUILD_DIR/python`` and ``$PROFILING_BUILD_DIR``;
+  2. this package's directory (an installed copy);
+  3. ``build/python`` of the source tree this package lives in (``python/../build``).
+"""
+import importlib.machinery
+import importlib.util
+import os
+import sys
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.path.dirname(os.path.dirname(PACKAGE_DIR))
+
+
+def abi_tag():
+    return sys.implementation.cache_tag.replace("-", "") + getattr(sys, "abiflags", "")
+
+
+def search_dirs():
+    dirs = []
+    build = os.environ.get("PROFILING_BUILD_DIR")
+    if build:
+        dirs += [os.path.join(build, "python"), build]
+    dirs.append(PACKAGE_DIR)
+    dirs.append(os.path.join(SOURCE_ROOT, "build", "python"))
+    return dirs
+
+
+def find_extension():
+    name = "_tracer_" + abi_tag()
+    for directory in search_dirs():
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(directory, name + suffix)
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def load():
+    """profiling._tracer for this interpreter; ImportError saying how to build it if missing."""
+    module = sys.modules.get("profiling._tracer")
+    if module is not None:
+        return module
+    path = find_extension()
+    if path is None:
+        raise ImportError(
+            "profiling: the tracer's extension is not built for this interpreter "
+            "(Python %d.%d, %s, ABI %s); looked for _tracer_%s%s in %s. Build it with:\n"
+            "    meson setup --reconfigure build -Dpython_interpreters=python3,%s && ninja -C build\n"
+            "(or set PROFILING_BUILD_DIR to the build directory that has it)"
+            % (sys.version_info[0], sys.version_info[1], sys.executable, abi_tag(), abi_tag(),
+               importlib.machinery.EXTENSION_SUFFIXES[0], ", ".join(search_dirs()), sys.executable))
+    spec = importlib.util.spec_from_file_location("profiling._tracer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules["profiling._tracer"] = module
+    return module
+
+
+def find_profiling_binary():
+    """The `profiling` command: $PROFILING_BIN, the build next to this package, or PATH."""
+    candidates = []
+    if os.environ.get("PROFILING_BIN"):
+        candidates.append(os.environ["PROFILING_BIN"])
+    build = os.environ.get("PROFILING_BUILD_DIR")
+    if build:
+        candidates.append(os.path.join(build, "profiling"))
+    candidates.append(os.path.join(SOURCE_ROOT, "build", "profiling"))
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(directory, "profiling")
+        if directory and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError("profiling: the `profiling` command was not found; build it (ninja -C build) "
+                       "or set PROFILING_BIN to its path")

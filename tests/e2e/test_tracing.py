@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the tracing profiler (python/, profiling.tracing) on one interpreter.
+
+    python3 tests/e2e/test_tracing.py --python PY --label LABEL --build-dir BUILD [--profiling BUILD/profiling]
+
+Runs tests/e2e/targets/tracing_checks.py under PY with the package on its
+path and checks:
+  * exact call counts for a known call graph: recursion, a generator's
+    entries (start + resumes), raising calls, C calls, functions in threads;
+  * OWN + children's DEEP = DEEP for every node;
+  * a sleep/busy mix under the thread timer: sleeping costs nothing, a 150 ms
+    CPU burn is charged 150 ms although another thread burns CPU meanwhile;
+  * start/stop, `with`, restart accumulation, dump readable by `profiling view`,
+    flamegraph lines in the collapsed format;
+  * with gevent importable by PY: the greenlet timer charges each greenlet only
+    its own CPU time;
+  * a clear ImportError when no build exists for the interpreter;
+  * profiling.sampling.SamplingProfiler samples the calling process (through
+    `profiling attach`) and its dump shows the function it was running.
+Exit 0 pass, 1 fail, 77 skip (interpreter missing or not built for).
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PACKAGE = os.path.join(ROOT, "python")
+CHECKS = os.path.join(HERE, "targets", "tracing_checks.py")
+COLLAPSED_LINE = re.compile(r"^(\S.*) (\d+)$")
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def close_to(value, expected, tolerance):
+    return abs(value - expected) <= tolerance * expected
+
+
+def environment(build_dir):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = PACKAGE
+    env["PROFILING_BUILD_DIR"] = build_dir
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+def has_build(python, env):
+    probe = subprocess.run([python, "-c", "from profiling import _native; print(_native.find_extension() or '')"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=60)
+    return probe.returncode == 0 and probe.stdout.strip() != b""
+
+
+def check_results(results, label):
+    calls = results["calls"]
+    functions = calls["functions"]
+    count = lambda name: functions.get(name, {}).get("calls", 0)
+    # fib(10) in the main thread (177 calls) + 3 threads x 5 x fib(5) (15 calls each).
+    check(count("fib") == 177 + 3 * 5 * 15, "fib was called %d times, expected %d" % (count("fib"), 402))
+    check(count("gen") == 6, "gen was entered %d times, expected 6 (start + 5 resumes)" % count("gen"))
+    check(count("raiser") == 4, "raiser was called %d times, expected 4" % count("raiser"))
+    check(count("catcher") == 1, "catcher was called %d times, expected 1" % count("catcher"))
+    check(count("<built-in method builtins.len>") >= 7, "len() counted %d times, expected >= 7"
+          % count("<built-in method builtins.len>"))
+    check(count("<method 'append' of 'list' objects>") >= 5, "list.append counted %d times, expected >= 5"
+          % count("<method 'append' of 'list' objects>"))
+    check(count("worker") == 3, "worker ran %d times, expected 3 (one per thread)" % count("worker"))
+    workers = [t for t in calls["threads"] if t["counts"].get("worker")]
+    check(workers, "no thread tree has worker(); threads are not traced")
+    check(all(t["counts"].get("call_graph", 0) == 0 for t in workers),
+          "a worker thread's tree contains the main thread's call_graph()")
+    for name, part in results.items():
+        check(part["violations"] == 0, "%s: %d nodes have OWN + children's DEEP != DEEP" % (name, part["violations"]))
+
+    mix = results["mix"]["functions"]
+    sleeper = mix["sleeper"]["deep"] / 1e6
+    burner = mix["burner"]["deep"] / 1e6
+    check(sleeper < 5, "sleeper() slept 300 ms but was charged %.1f ms of thread CPU time" % sleeper)
+    check(close_to(burner, 150, 0.15), "burner() burned 150 ms of CPU but was charged %.1f ms" % burner)
+
+    again = results["again"]["functions"]
+    check(again["fib"]["calls"] == 30, "two runs of fib(5) under one profiler counted %d calls, expected 30"
+          % again["fib"]["calls"])
+
+    if "gevent-greenlet" in results:
+        g = results["gevent-greenlet"]["functions"]
+        check(g["task"]["calls"] >= 2, "task ran %d times under gevent" % g["task"]["calls"])
+        per_task = g["task"]["deep"] / 1e6 / 2
+        check(close_to(per_task, 120, 0.2),
+              "greenlet timer: each task burned 120 ms of CPU, charged %.1f ms on average" % per_task)
+        print("%s: greenlet timer: %.1f ms per task (expected 120)" % (label, per_task))
+    print("%s: burner %.1f ms (expected 150), sleeper %.2f ms (expected 0)" % (label, burner, sleeper))
+
+
+def check_files(profiling, directory, label):
+    prf = os.path.join(directory, "calls.prf")
+    txt = os.path.join(directory, "calls.txt")
+    with open(prf, "rb") as f:
+        check(f.read(8) == b"\x89PRF\r\n\x1a\n", "dump is not a .prf file")
+    lines = open(txt).read().splitlines()
+    check(lines, "flamegraph file is empty")
+    for line in lines:
+        check(COLLAPSED_LINE.match(line), "flamegraph line is malformed: %r" % line)
+    check(any("fib (" in line for line in lines), "flamegraph has no fib frame")
+    if profiling and os.path.exists(profiling):
+        view = subprocess.run([profiling, "view", prf], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check(view.returncode == 0, "profiling view failed on the dump: %s" % view.stderr.decode(errors="replace"))
+        check(b"fib (" in view.stdout, "profiling view does not show fib")
+    else:
+        print("%s: NOTE: no profiling binary at %r; the dump was not opened with `profiling view`" % (label, profiling))
+
+
+def check_missing_build(python, label):
+    env = environment(tempfile.mkdtemp(prefix="profiling-nobuild-"))
+    env["PYTHONPATH"] = tempfile.mkdtemp(prefix="profiling-pkg-")
+    # A copy of the package without any build next to it.
+    import shutil
+    shutil.copytree(os.path.join(PACKAGE, "profiling"), os.path.join(env["PYTHONPATH"], "profiling"),
+                    ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    proc = subprocess.run([python, "-c", "from profiling.tracing import TracingProfiler"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=60)
+    err = proc.stderr.decode(errors="replace")
+    check(proc.returncode != 0 and "ImportError" in err and "python_interpreters" in err,
+          "a missing build does not give a clear ImportError: %s" % err[-500:])
+    shutil.rmtree(env["PYTHONPATH"])
+
+
+SAMPLING_SCRIPT = r"""
+import sys, time
+from profiling.sampling import SamplingProfiler
+def spin_for_sampler():
+    end = time.thread_time() + 0.4
+    while time.thread_time() < end:
+        pass
+profiler = SamplingProfiler(rate=500)
+with profiler:
+    spin_for_sampler()
+profiler.dump(sys.argv[1])
+"""
+
+
+def check_sampling_api(python, profiling, build_dir, directory):
+    env = environment(build_dir)
+    env["PROFILING_BIN"] = profiling
+    out = os.path.join(directory, "sampled.prf")
+    proc = subprocess.run([python, "-c", SAMPLING_SCRIPT, out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=env, timeout=120)
+    check(proc.returncode == 0, "SamplingProfiler failed: %s" % proc.stderr.decode(errors="replace")[-2000:])
+    view = subprocess.run([profiling, "view", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    check(view.returncode == 0 and b"spin_for_sampler" in view.stdout,
+          "the SamplingProfiler dump does not show spin_for_sampler: %s%s"
+          % (view.stdout.decode(errors="replace")[-1000:], view.stderr.decode(errors="replace")))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--python", default="")
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--profiling", default="")
+    args = parser.parse_args()
+    label = args.label
+    if not args.python or not os.path.exists(args.python):
+        print("SKIP %s: interpreter not installed" % label)
+        return 77
+    env = environment(os.path.abspath(args.build_dir))
+    if not has_build(args.python, env):
+        print("SKIP %s: profiling._tracer is not built for %s (see the python_interpreters option; "
+              "the tracer needs Python 3.7+)" % (label, args.python))
+        return 77
+    gevent = subprocess.run([args.python, "-c", "import gevent"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, timeout=60).returncode == 0
+    directory = tempfile.mkdtemp(prefix="profiling-tracing-")
+    try:
+        argv = [args.python, CHECKS, directory] + (["--gevent"] if gevent else [])
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
+        check(proc.returncode == 0, "tracing_checks.py failed:\n%s" % proc.stderr.decode(errors="replace")[-3000:])
+        results = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+        check_results(results, label)
+        check_files(args.profiling, directory, label)
+        check_missing_build(args.python, label)
+        if args.profiling and os.path.exists(args.profiling):
+            check_sampling_api(args.python, args.profiling, os.path.abspath(args.build_dir), directory)
+        if not gevent:
+            print("%s: NOTE: gevent is not importable here; the greenlet timer was not tested" % label)
+    except Failure as failure:
+        print("FAIL %s: %s" % (label, failure))
+        return 1
+    finally:
+        import shutil
+        shutil.rmtree(directory, ignore_errors=True)
+    print("PASS %s" % label)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
