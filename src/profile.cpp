@@ -97,13 +97,16 @@ void CallTree::merge(const CallTree& other) {
         nodes_[into].own += source.own;
         nodes_[into].deep += source.deep;
         nodes_[into].calls += source.calls;
-        for (const auto& [line, count] : source.own_lines) {
+        for (const auto& entry : source.own_lines) {
+            // A plain copy, not a structured binding: clang 14 (the fuzz
+            // build) cannot capture those in a lambda.
+            const std::int32_t line = entry.first;
             auto& lines = nodes_[into].own_lines;
-            auto it = std::find_if(lines.begin(), lines.end(), [&](const auto& e) { return e.first == line; });
+            auto it = std::find_if(lines.begin(), lines.end(), [line](const auto& e) { return e.first == line; });
             if (it == lines.end()) {
-                lines.emplace_back(line, count);
+                lines.emplace_back(line, entry.second);
             } else {
-                it->second += count;
+                it->second += entry.second;
             }
         }
         for (NodeId child_id : source.children) {
