@@ -218,7 +218,8 @@ bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t cop
     while (frame != 0) {
         if (raw_.size() >= kMaxDepth) return true;
         const unsigned char* block = nullptr;
-        if (frame >= copied_from && frame + span <= copied_to) {
+        // Compared without `frame + span`, which wraps for a garbage pointer.
+        if (frame >= copied_from && frame < copied_to && copied_to - frame >= span) {
             block = chunk_buffer_.data() + (frame - copied_from);
         } else {
             prefetch_.remember(frame);
