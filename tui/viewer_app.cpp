@@ -156,6 +156,7 @@ App::Action App::handle(const Key& key) {
         case 'l': model_.expand(); return Action::Redraw;
         case 'h': model_.fold(); return Action::Redraw;
         case '>': model_.hotspot(); return Action::Redraw;
+        case '*': model_.expand_subtree(); return Action::Redraw;
         case '\n':
         case '\r': model_.focus(); return Action::Redraw;
         case 27: model_.defocus(); return Action::Redraw;
@@ -178,6 +179,7 @@ std::vector<std::string> App::help_lines(int width) const {
         u ? "\u2191\u2193 PgUp PgDn Home End move" : "up/down PgUp PgDn Home End move",
         u ? "\u2192 expand" : "right expand",
         u ? "\u2190 fold/parent" : "left fold/parent",
+        "* expand all below",
         "> hotspot",
         "enter focus",
         "esc defocus",

@@ -3,7 +3,8 @@
 //   q quit                     space pause/resume (live)
 //   \ NESTED / FLAT            ↑ ↓ PgUp PgDn Home End (also k j g G) move
 //   → expand (l)               ← fold, or go to the parent (h)
-//   > hotspot                  enter focus (the row becomes the root)
+//   * expand everything below  > hotspot
+//   enter focus (the row becomes the root)
 //   esc defocus                [ ] sort column
 //   t T thread (all / each)    ? help line
 #pragma once

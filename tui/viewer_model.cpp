@@ -233,10 +233,6 @@ void ViewerModel::build_nested() {
             if (at == ViewTree::kRoot) break;
         }
     }
-    if (!cursor_pinned_) {
-        cursor_path_ = tree_.path_of(rows_[cursor_].node);
-        cursor_pinned_ = true;
-    }
 }
 
 void ViewerModel::build_flat() {
@@ -250,9 +246,6 @@ void ViewerModel::build_flat() {
         row.stats = entry.stats;
         if (flat_cursor_ && entry.frame == *flat_cursor_) cursor_ = rows_.size();
         rows_.push_back(row);
-    }
-    if (!rows_.empty() && (!flat_cursor_ || rows_[cursor_].frame != *flat_cursor_)) {
-        flat_cursor_ = rows_[cursor_].frame;
     }
 }
 
@@ -272,7 +265,7 @@ void ViewerModel::scroll_to_cursor() {
     if (cursor_ >= top_ + viewport_) top_ = cursor_ + 1 - viewport_;
 }
 
-void ViewerModel::cursor_moved() {
+void ViewerModel::pin_cursor() {
     if (rows_.empty()) return;
     if (layout_ == Layout::Nested) {
         cursor_path_ = tree_.path_of(rows_[cursor_].node);
@@ -280,6 +273,10 @@ void ViewerModel::cursor_moved() {
     } else {
         flat_cursor_ = rows_[cursor_].frame;
     }
+}
+
+void ViewerModel::cursor_moved() {
+    pin_cursor();
     scroll_to_cursor();
 }
 
@@ -331,6 +328,7 @@ void ViewerModel::expand() {
     const Row& row = rows_[cursor_];
     if (!row.has_children) return;
     auto_expand_ = false;
+    pin_cursor();
     if (row.expanded) {
         move(1);   // the first child is the next row
         return;
@@ -342,6 +340,7 @@ void ViewerModel::expand() {
 void ViewerModel::fold() {
     if (rows_.empty() || layout_ != Layout::Nested) return;
     const Row row = rows_[cursor_];
+    pin_cursor();
     if (row.expanded) {
         auto_expand_ = false;
         expanded_.set(tree_.path_of(row.node), false);
@@ -363,6 +362,7 @@ void ViewerModel::expand_subtree() {
     const NodeId top = rows_[cursor_].node;
     if (!tree_.has_children(top)) return;
     auto_expand_ = false;
+    pin_cursor();
     expanded_.set(tree_.path_of(top), true);
     work_.clear();
     work_.emplace_back(top, expanded_.find(tree_.path_of(top)));
@@ -470,7 +470,13 @@ void ViewerModel::hotspot() {
 
 void ViewerModel::toggle_layout() {
     if (layout_ == Layout::Nested) {
-        if (!rows_.empty()) flat_cursor_ = rows_[cursor_].frame;
+        // FLAT's cursor goes to the same function, or follows the top row
+        // as NESTED's did if the user never moved it.
+        if (!rows_.empty() && cursor_pinned_) {
+            flat_cursor_ = rows_[cursor_].frame;
+        } else {
+            flat_cursor_.reset();
+        }
         layout_ = Layout::Flat;
     } else {
         layout_ = Layout::Nested;

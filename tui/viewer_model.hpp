@@ -168,6 +168,7 @@ private:
     void build_nested();
     void build_flat();
     void auto_expand();
+    void pin_cursor();
     void cursor_moved();
     void scroll_to_cursor();
     void clamp_top();
@@ -188,8 +189,10 @@ private:
     std::optional<std::uint64_t> thread_;
     std::vector<FrameId> focus_path_;
     std::vector<FrameId> cursor_path_;         // NESTED
-    std::optional<FrameId> flat_cursor_;       // FLAT
-    bool cursor_pinned_ = false;               // cursor_path_ names a row the user (or the first update) chose
+    // Until the user moves or acts on a row, the cursor stays on the top row
+    // whatever it shows; from then on it stays on its function path.
+    std::optional<FrameId> flat_cursor_;       // FLAT: the function, once chosen
+    bool cursor_pinned_ = false;               // NESTED: cursor_path_ names the row chosen
     PathSet expanded_;
     bool auto_expand_ = true;
 

@@ -170,13 +170,19 @@ def reverse_lines(styled):
 
 
 class Tmux(object):
-    """A private tmux server running one command in a terminal of a fixed size."""
+    """A private tmux server running one command in a terminal of a fixed size.
+    Its socket lives in the test's temporary directory (TMUX_TMPDIR), so
+    nothing is left behind."""
+
+    sockets = None   # set by main(): a directory removed at the end
 
     def __init__(self, name):
         self.socket = "profiling-viewer-%d-%s" % (os.getpid(), name)
         self.session = "viewer-%d-%s" % (os.getpid(), name)
         self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8")
         self.env.pop("TMUX", None)
+        if Tmux.sockets:
+            self.env["TMUX_TMPDIR"] = Tmux.sockets
 
     def tmux(self, *args, **kw):
         return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null"] + list(args), env=self.env,
@@ -350,6 +356,16 @@ def move_to(tmux, screen, predicate, what):
     raise Failure("could not reach the row that is %s" % what)
 
 
+def subtree(rows, index):
+    """The row at `index` and the rows below it (until one as shallow)."""
+    out = [rows[index]]
+    for row in rows[index + 1:]:
+        if row.depth <= rows[index].depth:
+            break
+        out.append(row)
+    return out
+
+
 def sorted_desc(values):
     return all(a >= b for a, b in zip(values, values[1:]))
 
@@ -416,6 +432,13 @@ def test_saved_dump(args, tmp):
         check(s.selected().name == "heavy" and s.selected().expanded, "after expand: %r" % s.selected())
         s = tmux.press("Right", lambda s: s.selected().name == "spin", "→ on an open row to enter it")
         s = tmux.press("Left", lambda s: s.selected().name == "heavy", "← back to heavy")
+        # * on the folded top row opens it and everything below it again.
+        s = tmux.press("Home", lambda s: s.cursor == 0, "Home")
+        s = tmux.press("Left", lambda s: len(s.rows) < rows_open and not s.rows[0].expanded, "← to fold the top row")
+        s = tmux.press("*", lambda s: len(s.rows) == rows_open and all(r.expanded for r in subtree(s.rows, 0)
+                                                                       if r.marker),
+                       "* to open everything below the top row")
+        s = move_to(tmux, s, lambda r: r.name == "heavy", "heavy")
 
         # enter focuses heavy; esc returns.
         s = tmux.press("Enter", lambda s: "focus: heavy" in s.info, "enter to focus heavy")
@@ -769,6 +792,8 @@ def main():
         return EXIT_SKIP
     failures = 0
     with tempfile.TemporaryDirectory(prefix="profiling-viewer-") as tmp:
+        Tmux.sockets = os.path.join(tmp, "tmux")
+        os.mkdir(Tmux.sockets)
         for name, test in TESTS:
             if args.only and args.only not in name:
                 continue

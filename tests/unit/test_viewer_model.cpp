@@ -385,6 +385,24 @@ TEST_CASE("the cursor stays on its function path across updates that reorder row
     CHECK(selected(model) == "inner");
 }
 
+TEST_CASE("until the user moves, the cursor stays on the top row whatever it shows", "[viewer]") {
+    ProfileBuilder b;
+    b.add(1, {"import_stuff"}, 5).add(1, {"main"}, 1);
+    ViewerModel model(manual());
+    model.offer(b.build());
+    CHECK(selected(model) == "import_stuff");
+    b.add(1, {"main"}, 50);
+    model.offer(b.build());
+    CHECK(selected(model) == "main");   // the new top row, not the old function
+    CHECK(model.cursor() == 0);
+    model.move(1);
+    model.move(-1);                     // moved: now it sticks to main
+    b.add(1, {"import_stuff"}, 500);
+    model.offer(b.build());
+    CHECK(selected(model) == "main");
+    CHECK(model.cursor() == 1);
+}
+
 TEST_CASE("t cycles all threads merged, then each thread", "[viewer]") {
     ProfileBuilder b;
     b.add(1, {"work_alpha"}, 4).add(2, {"work_beta"}, 6).name_thread(1, "alpha").name_thread(2, "beta");
