@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <sys/socket.h>
 #include <thread>
 
 namespace profiling::protocol {
@@ -18,6 +19,22 @@ namespace {
 
 enum class Outcome { Stop, Reconnect };
 
+// Registers the connection's socket with a ClientStop for its lifetime.
+class StopRegistration {
+public:
+    StopRegistration(ClientStop* stop, int fd) : stop_(stop) {
+        if (stop_) stop_->set_socket(fd);
+    }
+    ~StopRegistration() {
+        if (stop_) stop_->set_socket(-1);
+    }
+    StopRegistration(const StopRegistration&) = delete;
+    StopRegistration& operator=(const StopRegistration&) = delete;
+
+private:
+    ClientStop* stop_;
+};
+
 Message read_message(tcp::socket& socket) {
     unsigned char header[kFrameHeaderBytes];
     asio::read(socket, asio::buffer(header));
@@ -28,7 +45,8 @@ Message read_message(tcp::socket& socket) {
 }
 
 // One connection, from connect to loss.
-Outcome session(const ClientOptions& options, const HostPort& where, const ClientEvents& events, bool& ever_connected) {
+Outcome session(const ClientOptions& options, const HostPort& where, const ClientEvents& events, ClientStop* stop,
+                bool& ever_connected) {
     asio::io_context io;
     tcp::resolver resolver(io);
     tcp::socket socket(io);
@@ -38,6 +56,8 @@ Outcome session(const ClientOptions& options, const HostPort& where, const Clien
         auto endpoints = resolver.resolve(where.host, std::to_string(where.port), tcp::resolver::numeric_service);
         asio::connect(socket, endpoints);
         socket.set_option(tcp::no_delay(true));
+        StopRegistration registration(stop, socket.native_handle());
+        if (stop && stop->requested()) return Outcome::Stop;
         Hello hello;
         hello.token = options.token.value_or("");
         hello.client = "profiling view";
@@ -76,19 +96,45 @@ Outcome session(const ClientOptions& options, const HostPort& where, const Clien
         why = error.code() == asio::error::eof ? std::string("the server closed the connection")
                                                : error.code().message();
     }
+    if (stop && stop->requested()) return Outcome::Stop;
     if (events.lost && !events.lost(why, ended)) return Outcome::Stop;
     return Outcome::Reconnect;
 }
 
 }  // namespace
 
-void run_client(const ClientOptions& options, const ClientEvents& events) {
+void ClientStop::request() {
+    std::lock_guard lock(mutex_);
+    requested_ = true;
+    // Wakes a read blocked on the connection; the session then ends.
+    if (socket_ >= 0) ::shutdown(socket_, SHUT_RDWR);
+    wake_.notify_all();
+}
+
+bool ClientStop::requested() const {
+    std::lock_guard lock(mutex_);
+    return requested_;
+}
+
+void ClientStop::set_socket(int fd) {
+    std::lock_guard lock(mutex_);
+    socket_ = fd;
+    if (requested_ && fd >= 0) ::shutdown(fd, SHUT_RDWR);
+}
+
+bool ClientStop::wait(double seconds) {
+    std::unique_lock lock(mutex_);
+    return !wake_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return requested_; });
+}
+
+void run_client(const ClientOptions& options, const ClientEvents& events, ClientStop* stop) {
     const HostPort where = parse_host_port(options.address, kDefaultPort, false);
     using Clock = std::chrono::steady_clock;
     auto last_seen = Clock::now();
     for (;;) {
         bool connected = false;
-        if (session(options, where, events, connected) == Outcome::Stop) return;
+        if (stop && stop->requested()) return;
+        if (session(options, where, events, stop, connected) == Outcome::Stop) return;
         if (connected) last_seen = Clock::now();
         if (options.give_up_s &&
             std::chrono::duration<double>(Clock::now() - last_seen).count() > *options.give_up_s) {
@@ -96,7 +142,11 @@ void run_client(const ClientOptions& options, const ClientEvents& events) {
                         fmt::format("no profiling server at {} for {:.0f} s; giving up", where.text(),
                                     *options.give_up_s));
         }
-        std::this_thread::sleep_for(std::chrono::duration<double>(options.reconnect_s));
+        if (stop) {
+            if (!stop->wait(options.reconnect_s)) return;
+        } else {
+            std::this_thread::sleep_for(std::chrono::duration<double>(options.reconnect_s));
+        }
     }
 }
 

@@ -6,7 +6,9 @@
 #include "profiling/profile.hpp"
 #include "protocol/snapshot_codec.hpp"
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -30,9 +32,28 @@ struct ClientEvents {
     std::function<bool(const std::string& why, bool ended)> lost;
 };
 
-// Runs until a callback returns false, the server refuses the viewer
+// Lets another thread end run_client: request() wakes a blocked read (by
+// shutting the connection's socket down) or the wait before reconnecting.
+class ClientStop {
+public:
+    void request();
+    bool requested() const;
+
+    // For run_client: the socket of the live connection (-1: none), and
+    // the pause between attempts (false: stop was requested meanwhile).
+    void set_socket(int fd);
+    bool wait(double seconds);
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool requested_ = false;
+    int socket_ = -1;
+};
+
+// Runs until a callback returns false, `stop` is requested, the server refuses the viewer
 // (throws profiling::Error with the server's reason) or give_up_s passes
 // (throws). Blocking; call from the thread that owns the front end.
-void run_client(const ClientOptions& options, const ClientEvents& events);
+void run_client(const ClientOptions& options, const ClientEvents& events, ClientStop* stop = nullptr);
 
 }  // namespace profiling::protocol

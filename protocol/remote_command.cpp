@@ -8,6 +8,7 @@
 #include "protocol/client.hpp"
 #include "src/collapsed_stacks.hpp"
 #include "src/profile_file.hpp"
+#include "src/stop_signals.hpp"
 
 #include <fmt/format.h>
 
@@ -30,30 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 void log_line(const std::string& line) { std::fprintf(stderr, "profiling: %s\n", line.c_str()); }
-
-// Stop signals taken synchronously; set up before any thread starts so that
-// every thread inherits the mask.
-class BlockedSignals {
-public:
-    BlockedSignals() {
-        sigemptyset(&set_);
-        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set_, sig);
-        ::pthread_sigmask(SIG_BLOCK, &set_, &previous_);
-    }
-    ~BlockedSignals() { ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-    BlockedSignals(const BlockedSignals&) = delete;
-    BlockedSignals& operator=(const BlockedSignals&) = delete;
-    std::optional<siginfo_t> wait(int timeout_ms) {
-        timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000L};
-        siginfo_t info{};
-        if (::sigtimedwait(&set_, &info, &timeout) > 0) return info;
-        return std::nullopt;
-    }
-
-private:
-    sigset_t set_{};
-    sigset_t previous_{};
-};
 
 // Runs the sampler on its own thread while someone watches.
 class OnDemandSampler {
@@ -177,7 +154,7 @@ void write_outputs(const Profile& profile, const RecordOptions& options) {
 
 // Serves until `done` says why to stop (checked every 50 ms, and on signals).
 template <typename Done, typename OnSignal>
-std::string serve(Sampler& sampler, Server& server, BlockedSignals& signals, Done done, OnSignal on_signal,
+std::string serve(Sampler& sampler, Server& server, StopSignals& signals, Done done, OnSignal on_signal,
                   Profile& final_profile) {
     OnDemandSampler on_demand(sampler);
     ServerHooks hooks;
@@ -221,22 +198,11 @@ std::optional<std::string> token_from(const std::optional<std::string>& option) 
 
 int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, const ServerOptions& server_options) {
     Server server(server_options);   // bound before the program starts: a busy port launches nothing
-    BlockedSignals signals;           // before fork and threads
+    StopSignals signals;           // before fork and threads
     LaunchedProcess child(spec);
     attach::ProcessMemory memory(child.pid());
-    std::optional<attach::InterpreterLocation> where;
-    while (!where && !child.poll()) {
-        try {
-            where = attach::locate_interpreter(child.pid(), memory);
-        } catch (const Error& error) {
-            if (error.kind() == ErrorKind::UnsupportedVersion || error.kind() == ErrorKind::PermissionDenied) throw;
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-    }
-    if (!where) {
-        log_line("the program exited before Python started; nothing was served");
-        return child.wait();
-    }
+    std::optional<attach::InterpreterLocation> where = wait_for_interpreter(child, spec, memory);
+    if (!where) return child.wait();
     attach::StackWalker walker(*where, memory);
     Sampler sampler(walker, options.sampler, child.command_line());
     Profile final_profile;
@@ -261,7 +227,7 @@ int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, cons
 
 int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptions& server_options) {
     Server server(server_options);
-    BlockedSignals signals;
+    StopSignals signals;
     attach::ProcessMemory memory(pid);
     const attach::InterpreterLocation where = attach::locate_interpreter(pid, memory);
     attach::StackWalker walker(where, memory);
@@ -298,11 +264,93 @@ bool looks_like_address(const std::string& text) {
     return true;
 }
 
+namespace {
+
+// The interactive viewer on a stream: the client runs on its own thread and
+// hands each profile it receives to the viewer, with the connection's state.
+int view_remote_interactively(const ViewRemoteOptions& options, const ClientOptions& client) {
+    std::mutex mutex;
+    Profile latest;
+    std::optional<std::string> notice = fmt::format("connecting to {}", options.address);
+    std::optional<std::string> finished;
+    std::optional<Error> failure;
+    ClientStop stop;
+
+    ClientEvents events;
+    events.connected = [&](const Welcome& w) {
+        std::lock_guard lock(mutex);
+        notice.reset();
+        latest = Profile{};
+        latest.info.pid = w.pid;
+        latest.info.command = w.command;
+        latest.info.python_version = w.python_version;
+        latest.info.kind = w.kind;
+        latest.info.mode = w.mode;
+        latest.info.rate_hz = w.rate_hz;
+    };
+    events.updated = [&](const RemoteProfile& remote) {
+        if (options.dump_path) write_profile(remote.profile(), *options.dump_path);
+        std::lock_guard lock(mutex);
+        latest = remote.profile();
+        notice.reset();
+        if (!remote.sampling() && remote.viewers() > 0) notice = "the server is not sampling";
+        return true;
+    };
+    events.lost = [&](const std::string& why, bool ended) {
+        std::lock_guard lock(mutex);
+        if (ended && options.exit_when_ended) {
+            finished = fmt::format("the server ended: {}", why);
+            return false;
+        }
+        notice = ended ? fmt::format("the server ended ({}); waiting for it to come back", why)
+                       : fmt::format("no server at {} ({}); retrying every second", options.address, why);
+        return true;
+    };
+    std::thread client_thread([&] {
+        try {
+            run_client(client, events, &stop);
+        } catch (const Error& error) {
+            std::lock_guard lock(mutex);
+            failure = error;
+            finished = error.one_line();
+        }
+    });
+
+    LiveFeed feed;
+    feed.source = options.address;
+    feed.snapshot = [&] {
+        std::lock_guard lock(mutex);
+        return latest;
+    };
+    feed.finished = [&] {
+        std::lock_guard lock(mutex);
+        return finished;
+    };
+    feed.notice = [&] {
+        std::lock_guard lock(mutex);
+        return notice;
+    };
+    try {
+        options.viewer(feed);
+    } catch (...) {
+        stop.request();
+        client_thread.join();
+        throw;
+    }
+    stop.request();
+    client_thread.join();
+    if (failure) throw *failure;
+    return 0;
+}
+
+}  // namespace
+
 int run_view_remote(const ViewRemoteOptions& options) {
     ClientOptions client;
     client.address = options.address;
     client.token = token_from(options.token);
     client.give_up_s = options.give_up_s;
+    if (options.viewer) return view_remote_interactively(options, client);
     std::size_t received = 0;
     bool lost_reported = false;
     ClientEvents events;

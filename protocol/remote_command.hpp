@@ -35,10 +35,13 @@ struct ViewRemoteOptions {
     bool exit_when_ended = false;           // exit when the server says goodbye
     std::optional<double> give_up_s;        // stop waiting for an absent server
     TextReportOptions report;
+    // Set (on a terminal): the interactive viewer shows the stream instead
+    // of the text report; quitting it ends the client.
+    LiveViewer viewer;
 };
 
-// Prints the received profile with the text report on each update. Returns
-// the exit status.
+// Shows the received profile: in `viewer` when set, else as the text
+// report on each update. Returns the exit status.
 int run_view_remote(const ViewRemoteOptions& options);
 
 // Whether `text` names a server ("HOST:PORT", "[::1]:8912", "localhost")

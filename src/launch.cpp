@@ -193,4 +193,24 @@ int LaunchedProcess::wait() {
     return *status_;
 }
 
+std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess& child, const LaunchSpec& spec,
+                                                                attach::ProcessMemory& memory) {
+    std::optional<Error> last_error;
+    while (!child.poll()) {
+        try {
+            return attach::locate_interpreter(child.pid(), memory);
+        } catch (const Error& error) {
+            if (error.kind() == ErrorKind::UnsupportedVersion || error.kind() == ErrorKind::PermissionDenied) throw;
+            last_error = error;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    }
+    if (last_error && last_error->kind() == ErrorKind::NotPython) {
+        std::fprintf(stderr, "profiling: %s is not a Python interpreter; nothing was profiled\n", spec.python.c_str());
+    } else {
+        std::fprintf(stderr, "profiling: the program exited before Python started; nothing was profiled\n");
+    }
+    return std::nullopt;
+}
+
 }  // namespace profiling

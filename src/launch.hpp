@@ -1,6 +1,9 @@
 // Starting the program to profile as a child process.
 #pragma once
 
+#include "attach/interpreter_locator.hpp"
+#include "attach/process_memory.hpp"
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -58,5 +61,11 @@ private:
     std::string output_path_;
     std::optional<int> status_;
 };
+
+// The interpreter needs a moment to map libpython and set up its runtime:
+// tries until it is found or the program ends (then says why on stderr and
+// returns nullopt). An unsupported version or a permission problem throws.
+std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess& child, const LaunchSpec& spec,
+                                                                attach::ProcessMemory& memory);
 
 }  // namespace profiling

@@ -230,10 +230,15 @@ int main(int argc, char** argv) {
             return protocol::run_remote_launch(remote_launch, remote_options, remote_serve.resolved());
         }
         if (*view_cmd && protocol::looks_like_address(view_path)) {
-            // The text report per update; the ncurses viewer can take over
-            // through run_client's events once it is in.
+            // The viewer on a terminal; the text report per update otherwise
+            // (or when asked for a scripted run: --quiet, --once, --updates).
             remote_view.address = view_path;
             remote_view.report = view_options;
+            const bool scripted = remote_view.quiet || remote_view.updates > 0;
+            if (!view_text && !scripted && on_terminal()) {
+                tui::require_terminal();
+                remote_view.viewer = tui::view_live;
+            }
             return protocol::run_view_remote(remote_view);
         }
         if (*view_cmd) {

@@ -7,6 +7,7 @@
 #include "profiling/errors.hpp"
 #include "src/collapsed_stacks.hpp"
 #include "src/profile_file.hpp"
+#include "src/stop_signals.hpp"
 #include "src/text_report.hpp"
 
 #include <fmt/format.h>
@@ -22,31 +23,6 @@
 namespace profiling {
 
 namespace {
-
-// Blocks the stop signals in this thread and the threads it starts, so they
-// can be taken synchronously here instead of interrupting the sampler.
-class StopSignals {
-public:
-    StopSignals() {
-        sigemptyset(&set_);
-        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set_, sig);
-        ::pthread_sigmask(SIG_BLOCK, &set_, &previous_);
-    }
-    ~StopSignals() { ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-    StopSignals(const StopSignals&) = delete;
-    StopSignals& operator=(const StopSignals&) = delete;
-
-    std::optional<siginfo_t> wait(int timeout_ms) {
-        timespec timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1'000'000L};
-        siginfo_t info{};
-        if (::sigtimedwait(&set_, &info, &timeout) > 0) return info;
-        return std::nullopt;
-    }
-
-private:
-    sigset_t set_{};
-    sigset_t previous_{};
-};
 
 // Runs a Sampler on its own thread.
 class SamplerThread {
@@ -107,28 +83,6 @@ void write_outputs(const Profile& profile, const RecordOptions& options, std::FI
     std::fprintf(stderr, "profiling: %llu samples of %zu threads in %.1f s (%.0f/s, profiler CPU %.1f ms)%s\n",
                  static_cast<unsigned long long>(profile.total_samples()), profile.threads.size(),
                  info.duration_s, achieved, own_cpu_ms(), written.c_str());
-}
-
-// The interpreter needs a moment to map libpython and set up its runtime:
-// tries until it is found or the program ends (then says why on stderr).
-std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess& child, const LaunchSpec& spec,
-                                                                attach::ProcessMemory& memory) {
-    std::optional<Error> last_error;
-    while (!child.poll()) {
-        try {
-            return attach::locate_interpreter(child.pid(), memory);
-        } catch (const Error& error) {
-            if (error.kind() == ErrorKind::UnsupportedVersion || error.kind() == ErrorKind::PermissionDenied) throw;
-            last_error = error;
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-    }
-    if (last_error && last_error->kind() == ErrorKind::NotPython) {
-        std::fprintf(stderr, "profiling: %s is not a Python interpreter; nothing was profiled\n", spec.python.c_str());
-    } else {
-        std::fprintf(stderr, "profiling: the program exited before Python started; nothing was profiled\n");
-    }
-    return std::nullopt;
 }
 
 // Grace the program gets after SIGINT (and then SIGTERM) when the viewer quits.

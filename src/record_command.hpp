@@ -17,6 +17,10 @@ struct LiveFeed {
     std::function<Profile()> snapshot;                      // the profile so far
     std::function<std::optional<std::string>()> finished;   // why sampling ended, once it has
     std::string output_path;                                // where a launched program's output goes ("" for attach)
+    // Optional: a passing condition to show instead of the breadcrumb (a
+    // remote viewer's "connection lost, reconnecting"); nullopt when all is well.
+    std::function<std::optional<std::string>()> notice;
+    std::string source;                                     // what is watched, until a profile names it
 };
 
 // Shows a live profile; returns when the user quits (the ncurses viewer).

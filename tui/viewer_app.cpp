@@ -63,6 +63,7 @@ private:
     ViewerModel model_;
     bool help_ = false;
     std::optional<std::string> ended_;
+    std::optional<std::string> notice_;   // the feed's passing condition
     Clock::time_point next_poll_{};
     std::string message_;
     Clock::time_point message_until_{};
@@ -73,6 +74,13 @@ private:
 void App::poll_feed(bool force) {
     if (!feed_ || ended_) return;
     const auto now = Clock::now();
+    if (feed_->notice) {
+        auto notice = feed_->notice();
+        if (notice != notice_) {
+            notice_ = std::move(notice);
+            force = true;
+        }
+    }
     if (auto why = feed_->finished ? feed_->finished() : std::nullopt) {
         ended_ = *why;
         force = true;
@@ -394,6 +402,9 @@ void App::draw_footer(int line, int help_count) {
     } else if (ended_) {
         left = " " + sanitize(*ended_) + (model_.paused() ? "" : "; the profile is final") + sep() + "q quits";
         style = Style::Alert;
+    } else if (notice_) {
+        left = " " + sanitize(*notice_);
+        style = Style::Alert;
     } else {
         left = " " + breadcrumb(static_cast<std::size_t>(std::max(0, width - static_cast<int>(display_width(right)) - 2)));
     }
@@ -432,7 +443,7 @@ void view_profile(std::shared_ptr<const Profile> profile, const std::string& sou
 }
 
 void view_live(const LiveFeed& feed) {
-    App app(&feed, {});
+    App app(&feed, feed.source);
     app.run(nullptr);
 }
 

@@ -27,6 +27,10 @@ row is in reverse video: the cursor). Checked:
   attach --live (busy_threads.py): q leaves the target running, not stopped,
   not traced.
   live-profile of examples/webserver.py: request handling shows within seconds.
+  remote view (`profiling view HOST:PORT` against `attach PID --bind`): waits
+  for a server and says so; the stream moves; keys work; a server going away
+  is shown and the last profile kept; a new server is reconnected to; q
+  leaves the server running, and it stops sampling once nobody watches.
 
 Exit 0 pass, 1 fail, 77 skip (interpreter or tmux missing).
 """
@@ -35,6 +39,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -765,6 +770,75 @@ def test_webserver(args, tmp):
         tmux.close()
 
 
+def free_port():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def start_server(args, tmp, port, name):
+    """`profiling attach PID --bind` on a fresh busy_threads.py: (server, target)."""
+    target = subprocess.Popen([args.python, os.path.join(TARGETS, "busy_threads.py")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    check(target.stdout.readline().strip() == b"ready", "busy_threads did not start")
+    log = open(os.path.join(tmp, name + ".log"), "wb")
+    server = subprocess.Popen([args.profiling, "attach", str(target.pid), "--bind", "127.0.0.1:%d" % port,
+                               "--interval", "0.3"], stdout=log, stderr=log)
+    return server, target
+
+
+def stop_process(process, sig=signal.SIGINT):
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_remote_view(args, tmp):
+    port = free_port()
+    address = "127.0.0.1:%d" % port
+    tmux = Tmux("remote")
+    server = target = None
+    try:
+        # The viewer first: it waits for a server and says so.
+        tmux.start([args.profiling, "view", address], cwd=tmp)
+        tmux.wait(lambda s: "no server at " + address in s.footer, "the viewer to say no server is there")
+        server, target = start_server(args, tmp, port, "server1")
+        s = tmux.wait(lambda s: "LIVE" in s.title and ("pid %d" % target.pid) in s.title and
+                      any(n.startswith("work_") for n in s.names()), "the remote profile", timeout=15)
+        first = s.samples()
+        s = tmux.wait(lambda s: (s.samples() or 0) > first, "the remote numbers to move")
+        s = tmux.press("\\", lambda s: "FLAT" in s.info, "\\ on a remote view")
+        # The server goes away: the viewer says so and keeps the last profile.
+        stop_process(server)
+        s = tmux.wait(lambda s: "the server ended" in s.footer or "no server at" in s.footer,
+                      "the viewer to notice the server left")
+        check(any(n.startswith("work_") for n in s.names()), "the last profile is no longer shown")
+        stop_process(target, signal.SIGKILL)
+        # It comes back (another process): the viewer reconnects by itself.
+        server, target = start_server(args, tmp, port, "server2")
+        tmux.wait(lambda s: ("pid %d" % target.pid) in s.title and (s.samples() or 0) > 0,
+                  "the viewer to reconnect to the new server", timeout=15)
+        quit_and_check_terminal(tmux, expected_status=0)
+        # The server stops sampling when its last viewer leaves and goes on serving.
+        time.sleep(0.5)
+        check(server.poll() is None, "the server ended when the viewer quit")
+        stop_process(server)
+        log = open(os.path.join(tmp, "server2.log"), encoding="utf-8").read()
+        check("sampling stopped: nobody is watching" in log, "the server did not stop sampling: %r" % log)
+        check(target.poll() is None, "the attached target died")
+    finally:
+        tmux.close()
+        for process in (server, target):
+            if process is not None:
+                stop_process(process, signal.SIGKILL)
+
+
 TESTS = [
     ("saved dump", test_saved_dump),
     ("paging and unicode", test_paging_and_unicode),
@@ -773,6 +847,7 @@ TESTS = [
     ("live launch", test_live_launch),
     ("attach live", test_attach_live),
     ("webserver", test_webserver),
+    ("remote view", test_remote_view),
 ]
 
 
