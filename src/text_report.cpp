@@ -1,5 +1,7 @@
 #include "src/text_report.hpp"
 
+#include "src/duration_format.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -34,7 +36,27 @@ std::string plural(std::uint64_t n, std::string_view word) {
     return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
 
+bool is_tracing(const Profile& profile) { return profile.info.kind == "tracing"; }
+
+// Tracing trees count nanoseconds, sampling trees samples.
+std::string amount(const Profile& profile, std::uint64_t n) {
+    return is_tracing(profile) ? format_duration_ns(static_cast<double>(n), true) : plural(n, "sample");
+}
+
+std::string format_tracing_header(const Profile& profile) {
+    const ProfileInfo& info = profile.info;
+    std::string out;
+    out += fmt::format("pid:      {}\n", info.pid);
+    out += fmt::format("command:  {}\n", or_unknown(info.command));
+    out += fmt::format("python:   {}\n", or_unknown(info.python_version));
+    out += fmt::format("mode:     tracing, {} timer\n", or_unknown(info.mode));
+    out += fmt::format("traced:   {} in {:.2f} s\n", format_duration_ns(static_cast<double>(profile.total_samples()), true),
+                       info.duration_s);
+    return out;
+}
+
 std::string format_header(const Profile& profile) {
+    if (is_tracing(profile)) return format_tracing_header(profile);
     const ProfileInfo& info = profile.info;
     std::string mode = or_unknown(info.mode) + ", " + or_unknown(info.kind);
     if (info.kind != "tracing" && info.rate_hz > 0) mode += fmt::format(" at {:g} Hz", info.rate_hz);
@@ -55,16 +77,37 @@ std::string format_header(const Profile& profile) {
 
 struct Row {
     std::string function;   // indentation and label
+    std::uint64_t calls;
     std::uint64_t own;
     std::uint64_t deep;
 };
 
+// The numeric columns: sampling OWN % DEEP %; tracing (nanoseconds)
+// CALLS OWN /CALL % DEEP /CALL %, as the viewer shows them.
+std::vector<std::string> number_headers(bool tracing) {
+    if (tracing) return {"CALLS", "OWN", "/CALL", "%", "DEEP", "/CALL", "%"};
+    return {"OWN", "%", "DEEP", "%"};
+}
+
+std::vector<std::string> number_cells(const Row& row, bool tracing, std::uint64_t total) {
+    auto percent = [&](std::uint64_t n) {
+        return fmt::format("{:.1f}%", static_cast<double>(n) * 100.0 / static_cast<double>(total));
+    };
+    if (!tracing) return {fmt::format("{}", row.own), percent(row.own), fmt::format("{}", row.deep), percent(row.deep)};
+    auto time = [](double ns) { return format_duration_ns(ns, true); };
+    auto per_call = [&](std::uint64_t ns) {
+        return row.calls ? time(static_cast<double>(ns) / static_cast<double>(row.calls)) : std::string("-");
+    };
+    return {fmt::format("{}", row.calls), time(static_cast<double>(row.own)), per_call(row.own), percent(row.own),
+            time(static_cast<double>(row.deep)), per_call(row.deep), percent(row.deep)};
+}
+
 // One tree, nested, in rows. Iterative: stacks can be thousands deep.
 void format_tree(const CallTree& tree, const std::vector<std::string>& labels, const TextReportOptions& options,
-                 std::string& out) {
+                 bool tracing, std::string& out) {
     const std::uint64_t total = tree.total();
     if (total == 0) {
-        out += "(no samples)\n";
+        out += tracing ? "(nothing traced)\n" : "(no samples)\n";
         return;
     }
     const CallNode& root = tree.node(CallTree::kRoot);
@@ -118,33 +161,39 @@ void format_tree(const CallTree& tree, const std::vector<std::string>& labels, c
         std::string function(2 * std::min(depth, kMaxIndentLevels), ' ');
         if (depth >= kMaxIndentLevels) function += fmt::format("[{}] ", depth + 1);
         function += label_of(id);
-        rows.push_back(Row{std::move(function), own_of(id), deep_of(id)});
+        const std::uint64_t calls = id == CallTree::kRoot ? 0 : tree.node(id).calls;
+        rows.push_back(Row{std::move(function), calls, own_of(id), deep_of(id)});
         if (id != CallTree::kRoot) push_children(tree.node(id).children, false, depth + 1);
     }
 
+    const std::vector<std::string> headers = number_headers(tracing);
+    std::vector<std::vector<std::string>> cells;
+    cells.reserve(rows.size());
+    std::vector<std::size_t> widths;
+    // Percent columns are always wide enough for "100.0%": stable layout.
+    for (const std::string& header : headers) widths.push_back(header == "%" ? 6 : display_width(header));
     std::size_t function_width = display_width("FUNCTION");
-    std::size_t own_width = 3, deep_width = 4;
     for (const Row& row : rows) {
         function_width = std::max(function_width, std::min(display_width(row.function), kMaxFunctionWidth));
-        own_width = std::max(own_width, fmt::formatted_size("{}", row.own));
-        deep_width = std::max(deep_width, fmt::formatted_size("{}", row.deep));
+        cells.push_back(number_cells(row, tracing, total));
+        for (std::size_t c = 0; c < widths.size(); ++c) widths[c] = std::max(widths[c], display_width(cells.back()[c]));
     }
-    auto percent = [&](std::uint64_t n) {
-        return fmt::format("{:5.1f}%", static_cast<double>(n) * 100.0 / static_cast<double>(total));
+    auto line = [&](std::string_view function, const std::vector<std::string>& numbers) {
+        std::size_t width = display_width(function);
+        std::string text = std::string(function) + std::string(width < function_width ? function_width - width : 0, ' ');
+        for (std::size_t c = 0; c < numbers.size(); ++c) {
+            // Two spaces before each count column, one before the rest.
+            const bool wide_gap = headers[c] != "%" && headers[c] != "/CALL";
+            const std::size_t w = display_width(numbers[c]);
+            text += std::string(wide_gap ? 2 : 1, ' ') + std::string(w < widths[c] ? widths[c] - w : 0, ' ') + numbers[c];
+        }
+        return text + "\n";
     };
-    auto pad = [&](std::string_view text) {
-        std::size_t width = display_width(text);
-        return std::string(text) + std::string(width < function_width ? function_width - width : 0, ' ');
-    };
-    out += fmt::format("{}  {:>{}} {:>6}  {:>{}} {:>6}\n", pad("FUNCTION"), "OWN", own_width, "%", "DEEP",
-                       deep_width, "%");
-    for (const Row& row : rows) {
-        out += fmt::format("{}  {:>{}} {}  {:>{}} {}\n", pad(row.function), row.own, own_width, percent(row.own),
-                           row.deep, deep_width, percent(row.deep));
-    }
+    out += line("FUNCTION", headers);
+    for (std::size_t i = 0; i < rows.size(); ++i) out += line(rows[i].function, cells[i]);
     if (hidden_small > 0) {
-        out += fmt::format("({} below {:g}% of the samples hidden)\n", plural(hidden_small, "node"),
-                           options.threshold_percent);
+        out += fmt::format("({} below {:g}% of the {} hidden)\n", plural(hidden_small, "node"),
+                           options.threshold_percent, tracing ? "time" : "samples");
     }
     if (hidden_deep > 0) {
         out += fmt::format("({} deeper than {} hidden)\n", plural(hidden_deep, "node"),
@@ -152,11 +201,11 @@ void format_tree(const CallTree& tree, const std::vector<std::string>& labels, c
     }
 }
 
-std::string thread_title(const ThreadProfile& thread) {
+std::string thread_title(const Profile& profile, const ThreadProfile& thread) {
     std::string title = fmt::format("Thread {:#x}", thread.thread_id);
     if (thread.native_id) title += fmt::format(" (native {})", *thread.native_id);
     if (thread.name) title += fmt::format(" \"{}\"", one_line(*thread.name));
-    return title + ": " + plural(thread.tree.total(), "sample");
+    return title + ": " + amount(profile, thread.tree.total());
 }
 
 }  // namespace
@@ -170,13 +219,13 @@ std::string format_text_report(const Profile& profile, const TextReportOptions& 
     if (options.per_thread) {
         if (profile.threads.empty()) out += "\n(no threads)\n";
         for (const ThreadProfile& thread : profile.threads) {
-            out += "\n" + thread_title(thread) + "\n";
-            format_tree(thread.tree, labels, options, out);
+            out += "\n" + thread_title(profile, thread) + "\n";
+            format_tree(thread.tree, labels, options, is_tracing(profile), out);
         }
     } else {
         out += fmt::format("\nAll {} merged: {}\n", plural(profile.threads.size(), "thread"),
-                           plural(profile.total_samples(), "sample"));
-        format_tree(profile.merged(), labels, options, out);
+                           amount(profile, profile.total_samples()));
+        format_tree(profile.merged(), labels, options, is_tracing(profile), out);
     }
     return out;
 }

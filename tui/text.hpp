@@ -2,6 +2,8 @@
 // fitting to a column, and the human-scaled numbers the viewer shows.
 #pragma once
 
+#include "src/duration_format.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -36,6 +38,6 @@ std::string format_count(std::uint64_t n);
 
 // A duration in nanoseconds with three significant digits: "870ns",
 // "1.50µs", "12.3ms", "4.00s" ("us" instead of "µs" when not `unicode`).
-std::string format_duration_ns(double ns, bool unicode);
+using profiling::format_duration_ns;
 
 }  // namespace profiling::tui

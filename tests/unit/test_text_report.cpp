@@ -161,3 +161,28 @@ TEST_CASE("a 16,000-deep recursion is reported without recursion, its indentatio
     for (const std::string& row : rows) longest = std::max(longest, row.size());
     CHECK(longest < 200);
 }
+
+TEST_CASE("a tracing profile shows CALLS, times and per-call times") {
+    Profile profile;
+    profile.info.kind = "tracing";
+    profile.info.mode = "thread";
+    profile.info.pid = 7;
+    profile.info.command = "python3 fib.py";
+    profile.info.python_version = "3.12.1";
+    profile.info.duration_s = 0.5;
+    const FrameId main_frame = profile.frames.intern({"main", std::nullopt, "fib.py", 1});
+    const FrameId fib_frame = profile.frames.intern({"fib", std::nullopt, "fib.py", 5});
+    CallTree& tree = profile.thread(1).tree;
+    tree.add(std::vector<FrameId>{main_frame}, 2, 1'000'000);            // 1 ms
+    tree.add(std::vector<FrameId>{main_frame, fib_frame}, 6, 3'000'000); // 3 ms in 4 calls
+    tree.node(*tree.find_child(CallTree::kRoot, main_frame)).calls = 1;
+    tree.node(*tree.find_child(*tree.find_child(CallTree::kRoot, main_frame), fib_frame)).calls = 4;
+    const std::string report = format_text_report(profile);
+    CHECK(report.find("mode:     tracing, thread timer\n") != std::string::npos);
+    CHECK(report.find("traced:   4.00ms in 0.50 s\n") != std::string::npos);
+    CHECK(report.find("All 1 thread merged: 4.00ms\n") != std::string::npos);
+    CHECK(report.substr(report.find("FUNCTION")) ==
+          "FUNCTION          CALLS     OWN  /CALL      %    DEEP  /CALL      %\n"
+          "main (fib.py:1)       1  1.00ms 1.00ms  25.0%  4.00ms 4.00ms 100.0%\n"
+          "  fib (fib.py:5)      4  3.00ms  750µs  75.0%  3.00ms  750µs  75.0%\n");
+}
