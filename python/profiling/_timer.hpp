@@ -151,7 +151,7 @@ public:
     // "perf", "hybrid" or "syscall".
     const char* kind() const { return page_ ? "perf" : hybrid_ ? "hybrid" : "syscall"; }
 
-    std::uint64_t now() {
+    [[gnu::always_inline]] std::uint64_t now() {
 #ifdef PROFILING_HAVE_RDTSC
         if (page_) {
             const volatile perf_event_mmap_page* pc = page_;
@@ -171,26 +171,31 @@ public:
             }
         }
 #endif
-        if (!hybrid_) return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+        if (!hybrid_) [[unlikely]] return clock_ns(CLOCK_THREAD_CPUTIME_ID);
         std::uint64_t wall = g_wall_clock.now();
         std::uint64_t gap = wall - last_wall_;
         last_wall_ = wall;
         wall_since_sync_ += gap;
-        if (gap < kSyncGapNs && wall_since_sync_ < kSyncEveryNs) {
+        if (gap < kSyncGapNs && wall_since_sync_ < kSyncEveryNs) [[likely]] {
             virtual_ += gap;
             return virtual_;
         }
-        // Correction: the clock becomes the thread's CPU time, which short
-        // intervals (charged wall time, never less than CPU time) cannot have
-        // passed unless the thread was descheduled in one; then the clock
-        // stays where it is until the CPU time catches up.
+        return sync();
+    }
+
+private:
+    // Correction: the clock becomes the thread's CPU time, which short
+    // intervals (charged wall time, never less than CPU time) cannot have
+    // passed unless the thread was descheduled in one; then the clock
+    // stays where it is until the CPU time catches up. Out of line: the
+    // per-event path is the rdtsc above.
+    [[gnu::noinline]] std::uint64_t sync() {
         std::uint64_t cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
         if (virtual_ < cpu) virtual_ = cpu;
         wall_since_sync_ = 0;
         return virtual_;
     }
 
-private:
     int fd_ = -1;
     perf_event_mmap_page* page_ = nullptr;
     bool hybrid_ = true;

@@ -12,6 +12,11 @@
 // greenlet's frames are parked until it runs again, so they are not charged
 // for the other greenlets' work.
 //
+// Per event the work is one clock read (rdtsc on the hybrid clock: most of
+// the tracer's own cost), a thread-local load, a check of the parent's
+// last-entered child (else a hash lookup by (parent, key)) and a push or pop;
+// nothing is allocated unless a new call path appears.
+//
 // The module's data flow: events -> per-thread trees (here) -> snapshot() ->
 // profiling::Profile -> .prf (encode_profile) / collapsed stacks, the code the
 // `profiling` command uses.
@@ -41,24 +46,90 @@ using profiling::tracer::ThreadCpuClock;
 enum class Kind : std::uint8_t { Root, Python, C };
 enum class TimerMode { Thread, Greenlet, Wall };
 
+// 32 bytes; what a node's key is (its Kind) is kept apart, in ThreadData::kinds,
+// as only taking the profile needs it.
 struct Node {
-    const void* key = nullptr;   // PyCodeObject* or PyMethodDef*
+    const void* key = nullptr;     // PyCodeObject* or PyMethodDef*
     std::uint32_t parent = 0;
-    std::uint32_t first_child = 0;     // 0: none (the root is never a child)
-    std::uint32_t next_sibling = 0;
-    Kind kind = Kind::Root;
+    std::uint32_t last_child = 0;  // the child entered last from here: checked before the hash table
     std::uint64_t calls = 0;
     std::uint64_t own = 0;
 };
 
+// (parent, key) -> child, open addressing with linear probing: finding a child
+// costs the same whatever the parent's fan-out. Slots with child 0 are empty
+// (the root is never a child).
+class ChildTable {
+public:
+    std::uint32_t find(std::uint32_t parent, const void* key) const {
+        if (slots_.empty()) return 0;
+        for (std::size_t i = hash(parent, key) & mask_;; i = (i + 1) & mask_) {
+            const Slot& slot = slots_[i];
+            if (slot.child == 0) return 0;
+            if (slot.key == key && slot.parent == parent) return slot.child;
+        }
+    }
+
+    void insert(std::uint32_t parent, const void* key, std::uint32_t child) {
+        if ((used_ + 1) * 2 > slots_.size()) grow();
+        place(Slot{key, parent, child});
+        ++used_;
+    }
+
+    void clear() {
+        slots_.clear();
+        mask_ = 0;
+        used_ = 0;
+    }
+
+private:
+    struct Slot {
+        const void* key;
+        std::uint32_t parent;
+        std::uint32_t child;
+    };
+
+    static std::size_t hash(std::uint32_t parent, const void* key) {
+        std::uint64_t h = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(key)) ^
+                          (static_cast<std::uint64_t>(parent) << 32 | parent);
+        h *= 0x9E3779B97F4A7C15ull;
+        return static_cast<std::size_t>(h >> 29);
+    }
+
+    void place(const Slot& slot) {
+        std::size_t i = hash(slot.parent, slot.key) & mask_;
+        while (slots_[i].child != 0) i = (i + 1) & mask_;
+        slots_[i] = slot;
+    }
+
+    void grow() {
+        std::vector<Slot> old = std::move(slots_);
+        slots_.assign(old.empty() ? 256 : old.size() * 2, Slot{nullptr, 0, 0});
+        mask_ = slots_.size() - 1;
+        for (const Slot& slot : old) {
+            if (slot.child != 0) place(slot);
+        }
+    }
+
+    std::vector<Slot> slots_;
+    std::size_t mask_ = 0;
+    std::size_t used_ = 0;
+};
+
 struct ThreadData {
+    // Hot: read on every event.
     std::uint64_t generation = 0;
-    std::uint64_t thread_id = 0;
-    long native_id = 0;
+    bool excluded = false;          // exclude_current_thread(): its events are ignored
+    std::uint32_t top = 0;          // the node on top of the stack; 0 (the root) when it is empty
+    std::uint64_t last = 0;         // the clock at the previous event
     std::vector<Node> nodes;
     std::vector<std::uint32_t> stack;
-    std::uint64_t last = 0;
+    std::vector<Kind> kinds;        // per node
     ThreadCpuClock clock;
+    ChildTable children;
+    // Cold.
+    std::uint64_t thread_id = 0;
+    long native_id = 0;
     std::unordered_map<PyObject*, std::vector<std::uint32_t>> parked;   // greenlet -> its stack
 };
 
@@ -82,8 +153,8 @@ State g;
 // module is dlopen()ed, so this uses glibc's static TLS surplus: 8 bytes).
 __attribute__((tls_model("initial-exec"))) thread_local ThreadData* tls = nullptr;
 
-std::uint64_t now(ThreadData* t) {
-    if (g.mode == TimerMode::Wall) return profiling::tracer::g_wall_clock.now();
+[[gnu::always_inline]] inline std::uint64_t now(ThreadData* t) {
+    if (g.mode == TimerMode::Wall) [[unlikely]] return profiling::tracer::g_wall_clock.now();
     return t->clock.now();
 }
 
@@ -92,7 +163,10 @@ ThreadData* register_thread() {
     data->generation = g.generation;
     data->thread_id = PyThread_get_thread_ident();
     data->native_id = static_cast<long>(syscall(SYS_gettid));
+    data->nodes.reserve(256);
     data->nodes.emplace_back();
+    data->kinds.push_back(Kind::Root);
+    data->stack.reserve(256);
     if (g.mode != TimerMode::Wall) data->clock.open(g.clock_kind);
     data->last = now(data.get());
     tls = data.get();
@@ -102,57 +176,89 @@ ThreadData* register_thread() {
 
 inline ThreadData* current() {
     ThreadData* t = tls;
-    if (t == nullptr || t->generation != g.generation) t = register_thread();
+    if (t == nullptr || t->generation != g.generation) [[unlikely]] t = register_thread();
     return t;
 }
 
-// Charges the time since the last event to the top of the stack.
-inline std::uint64_t charge(ThreadData* t) {
+// The calling thread's data, or null if its events are to be ignored.
+inline ThreadData* traced() {
+    ThreadData* t = current();
+    return t->excluded ? nullptr : t;
+}
+
+inline void sync_top(ThreadData* t) { t->top = t->stack.empty() ? 0 : t->stack.back(); }
+
+// Charges the time since the last event to the top of the stack (the root,
+// whose OWN is never reported, when the stack is empty).
+[[gnu::always_inline]] inline std::uint64_t charge(ThreadData* t) {
     std::uint64_t at = now(t);
-    if (!t->stack.empty()) t->nodes[t->stack.back()].own += at - t->last;
+    t->nodes[t->top].own += at - t->last;
     t->last = at;
     return at;
 }
 
 void remember_c_name(const void* key, PyObject* callable);
 
-inline void enter(ThreadData* t, const void* key, Kind kind, PyObject* object) {
-    charge(t);
-    std::uint32_t parent = t->stack.empty() ? 0 : t->stack.back();
-    std::uint32_t child = t->nodes[parent].first_child;
-    while (child != 0 && t->nodes[child].key != key) child = t->nodes[child].next_sibling;
-    if (child == 0) {
-        child = static_cast<std::uint32_t>(t->nodes.size());
-        Node node;
-        node.key = key;
-        node.parent = parent;
-        node.kind = kind;
-        node.next_sibling = t->nodes[parent].first_child;
-        t->nodes.push_back(node);
-        t->nodes[parent].first_child = child;
-        if (kind == Kind::Python) {
-            Py_INCREF(object);
-            g.held_codes.push_back(object);
-        } else {
-            remember_c_name(key, object);
-        }
+[[gnu::noinline]] std::uint32_t new_child(ThreadData* t, std::uint32_t parent, const void* key, Kind kind,
+                                          PyObject* object) {
+    std::uint32_t child = t->children.find(parent, key);
+    if (child != 0) return child;
+    child = static_cast<std::uint32_t>(t->nodes.size());
+    Node node;
+    node.key = key;
+    node.parent = parent;
+    t->nodes.push_back(node);
+    t->kinds.push_back(kind);
+    t->children.insert(parent, key, child);
+    if (kind == Kind::Python) {
+        Py_INCREF(object);
+        g.held_codes.push_back(object);
+    } else {
+        remember_c_name(key, object);
     }
-    t->nodes[child].calls += 1;
-    t->stack.push_back(child);
+    return child;
 }
 
-inline void leave(ThreadData* t) {
+[[gnu::always_inline]] inline void enter(ThreadData* t, const void* key, Kind kind, PyObject* object) {
+    std::uint64_t at = now(t);
+    std::uint32_t parent = t->top;
+    Node* nodes = t->nodes.data();
+    nodes[parent].own += at - t->last;
+    t->last = at;
+    std::uint32_t child = nodes[parent].last_child;   // 0 (the root, key null) if none
+    if (nodes[child].key != key) [[unlikely]] {
+        child = new_child(t, parent, key, kind, object);
+        nodes = t->nodes.data();
+        nodes[parent].last_child = child;
+    }
+    nodes[child].calls += 1;
+    t->stack.push_back(child);
+    t->top = child;
+}
+
+[[gnu::always_inline]] inline void leave(ThreadData* t) {
     if (t->stack.empty()) return;   // a frame that was running when profiling started
     charge(t);
     t->stack.pop_back();
+    sync_top(t);
 }
 
 // ---------------------------------------------------------------- C functions
 
 // The key of a C function call (its PyMethodDef), or null for other callables.
+// The common types are told apart by pointer before PyCFunction_Check, whose
+// subtype check walks the MRO (CALL fires for Python callees too on 3.12+).
 inline const void* c_key(PyObject* callable) {
-    if (PyCFunction_Check(callable)) return reinterpret_cast<PyCFunctionObject*>(callable)->m_ml;
-    if (Py_TYPE(callable) == &PyMethodDescr_Type) return reinterpret_cast<PyMethodDescrObject*>(callable)->d_method;
+    PyTypeObject* type = Py_TYPE(callable);
+    if (type == &PyFunction_Type || type == &PyMethod_Type) return nullptr;
+#if PY_VERSION_HEX >= 0x03090000
+    if (type == &PyCFunction_Type || type == &PyCMethod_Type || PyCFunction_Check(callable)) {
+#else
+    if (PyCFunction_Check(callable)) {
+#endif
+        return reinterpret_cast<PyCFunctionObject*>(callable)->m_ml;
+    }
+    if (type == &PyMethodDescr_Type) return reinterpret_cast<PyMethodDescrObject*>(callable)->d_method;
     return nullptr;
 }
 
@@ -200,8 +306,12 @@ PyCodeObject* frame_code(PyFrameObject* frame) {
 }
 
 int profile_func(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
-    if (!g.active) return 0;
+    if (!g.active) [[unlikely]] return 0;
     ThreadData* t = current();
+    if (t->excluded) [[unlikely]] {
+        PyEval_SetProfile(nullptr, nullptr);   // this thread only; start() may have put it back
+        return 0;
+    }
     switch (what) {
     case PyTrace_CALL: {
         PyCodeObject* code = frame_code(frame);
@@ -232,13 +342,18 @@ PyObject* thread_hook(PyObject*, PyObject* tuple) {
         return nullptr;
     }
     PyObject* args[3] = {PyTuple_GET_ITEM(tuple, 0), PyTuple_GET_ITEM(tuple, 1), PyTuple_GET_ITEM(tuple, 2)};
+    ThreadData* t = g.active ? current() : nullptr;
+    if (t && t->excluded) {
+        PyEval_SetProfile(nullptr, nullptr);
+        Py_RETURN_NONE;
+    }
     PyEval_SetProfile(profile_func, nullptr);
-    if (g.active && PyFrame_Check(args[0])) {
+    if (t && PyFrame_Check(args[0])) {
         const char* event = PyUnicode_AsUTF8(args[1]);
         if (event == nullptr) return nullptr;
         if (std::string(event) == "call") {
             PyCodeObject* code = frame_code(reinterpret_cast<PyFrameObject*>(args[0]));
-            enter(current(), code, Kind::Python, reinterpret_cast<PyObject*>(code));
+            enter(t, code, Kind::Python, reinterpret_cast<PyObject*>(code));
         }
     }
     Py_RETURN_NONE;
@@ -248,23 +363,64 @@ PyObject* thread_hook(PyObject*, PyObject* tuple) {
 // ---------------------------------------------------------------- events on 3.12+: sys.monitoring callbacks
 
 #if PY_VERSION_HEX >= 0x030C0000
-PyObject* mon_enter(PyObject*, PyObject* const* args, Py_ssize_t nargs) {   // PY_START, PY_RESUME, PY_THROW
-    if (g.active && nargs >= 1) enter(current(), args[0], Kind::Python, args[0]);
-    Py_RETURN_NONE;
-}
-PyObject* mon_leave(PyObject*, PyObject* const*, Py_ssize_t) {   // PY_RETURN, PY_YIELD, PY_UNWIND
-    if (g.active) leave(current());
-    Py_RETURN_NONE;
-}
-PyObject* mon_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {   // CALL
-    if (g.active && nargs >= 3) {
-        if (const void* key = c_key(args[2])) enter(current(), key, Kind::C, args[2]);
+// The callbacks are objects of a small callable type with their own vectorcall
+// function, called by sys.monitoring directly (a builtin function would go
+// through cfunction_vectorcall_FASTCALL's recursion check first).
+struct Callback {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+};
+
+PyObject* mon_enter(PyObject*, PyObject* const* args, std::size_t nargsf, PyObject*) {   // PY_START, PY_RESUME, PY_THROW
+    if (g.active && PyVectorcall_NARGS(nargsf) >= 1) [[likely]] {
+        if (ThreadData* t = traced()) enter(t, args[0], Kind::Python, args[0]);
     }
     Py_RETURN_NONE;
 }
-PyObject* mon_c_leave(PyObject*, PyObject* const* args, Py_ssize_t nargs) {   // C_RETURN, C_RAISE
-    if (g.active && nargs >= 3 && c_key(args[2])) leave(current());
+PyObject* mon_leave(PyObject*, PyObject* const*, std::size_t, PyObject*) {   // PY_RETURN, PY_YIELD, PY_UNWIND
+    if (g.active) [[likely]] {
+        if (ThreadData* t = traced()) leave(t);
+    }
     Py_RETURN_NONE;
+}
+PyObject* mon_call(PyObject*, PyObject* const* args, std::size_t nargsf, PyObject*) {   // CALL
+    if (g.active && PyVectorcall_NARGS(nargsf) >= 3) [[likely]] {
+        if (const void* key = c_key(args[2])) {
+            if (ThreadData* t = traced()) enter(t, key, Kind::C, args[2]);
+        }
+    }
+    Py_RETURN_NONE;
+}
+PyObject* mon_c_leave(PyObject*, PyObject* const* args, std::size_t nargsf, PyObject*) {   // C_RETURN, C_RAISE
+    if (g.active && PyVectorcall_NARGS(nargsf) >= 3 && c_key(args[2])) [[likely]] {
+        if (ThreadData* t = traced()) leave(t);
+    }
+    Py_RETURN_NONE;
+}
+
+PyTypeObject callback_type = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+bool add_callback(PyObject* module, const char* name, vectorcallfunc fn) {
+    auto* callback = PyObject_New(Callback, &callback_type);
+    if (!callback) return false;
+    callback->vectorcall = fn;
+    if (PyModule_AddObject(module, name, reinterpret_cast<PyObject*>(callback)) < 0) {
+        Py_DECREF(callback);
+        return false;
+    }
+    return true;
+}
+
+bool add_callbacks(PyObject* module) {
+    callback_type.tp_name = "profiling._tracer.Callback";
+    callback_type.tp_basicsize = sizeof(Callback);
+    callback_type.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL;
+    callback_type.tp_vectorcall_offset = offsetof(Callback, vectorcall);
+    callback_type.tp_call = PyVectorcall_Call;
+    callback_type.tp_doc = "A sys.monitoring callback of the tracer.";
+    if (PyType_Ready(&callback_type) < 0) return false;
+    return add_callback(module, "_mon_enter", mon_enter) && add_callback(module, "_mon_leave", mon_leave) &&
+           add_callback(module, "_mon_call", mon_call) && add_callback(module, "_mon_c_leave", mon_c_leave);
 }
 #endif
 
@@ -277,7 +433,8 @@ PyObject* greenlet_switch(PyObject*, PyObject* tuple) {
     if (!g.active || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != 2) Py_RETURN_NONE;
     PyObject* origin = PyTuple_GET_ITEM(args[1], 0);
     PyObject* target = PyTuple_GET_ITEM(args[1], 1);
-    ThreadData* t = current();
+    ThreadData* t = traced();
+    if (!t) Py_RETURN_NONE;
     charge(t);
     if (!t->stack.empty()) t->parked[origin] = std::move(t->stack);
     t->stack.clear();
@@ -285,6 +442,7 @@ PyObject* greenlet_switch(PyObject*, PyObject* tuple) {
         t->stack = std::move(it->second);
         t->parked.erase(it);
     }
+    sync_top(t);
     Py_RETURN_NONE;
 }
 
@@ -374,6 +532,7 @@ PyObject* py_stop(PyObject*, PyObject*) {
     for (auto& thread : g.threads) {
         thread->stack.clear();
         thread->parked.clear();
+        thread->top = 0;
     }
     g.active = false;
     Py_RETURN_NONE;
@@ -385,6 +544,24 @@ PyObject* py_clear(PyObject*, PyObject*) {
         return nullptr;
     }
     clear_state();
+    Py_RETURN_NONE;
+}
+
+// exclude_current_thread(): the calling thread's events are ignored until clear(); what it
+// recorded so far is dropped, so it is left out of the profile.
+PyObject* py_exclude_current_thread(PyObject*, PyObject*) {
+    ThreadData* t = current();
+    t->excluded = true;
+    t->nodes.resize(1);
+    t->nodes[0] = Node{};
+    t->kinds.resize(1);
+    t->children.clear();
+    t->stack.clear();
+    t->parked.clear();
+    t->top = 0;
+#if PY_VERSION_HEX < 0x030C0000
+    if (g.active) PyEval_SetProfile(nullptr, nullptr);   // this thread only
+#endif
     Py_RETURN_NONE;
 }
 
@@ -406,10 +583,10 @@ profiling::Profile snapshot(PyObject* names) {
     profile.info.python_version = std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION) + "." +
                                   std::to_string(PY_MICRO_VERSION);
     std::unordered_map<const void*, profiling::FrameId> frame_ids;
-    auto frame_of = [&](const Node& node) -> profiling::FrameId {
+    auto frame_of = [&](const Node& node, Kind kind) -> profiling::FrameId {
         if (auto it = frame_ids.find(node.key); it != frame_ids.end()) return it->second;
         profiling::FrameInfo info;
-        if (node.kind == Kind::Python) {
+        if (kind == Kind::Python) {
             auto* code = static_cast<PyCodeObject*>(const_cast<void*>(node.key));
             const char* s = PyUnicode_AsUTF8(code->co_name);
             info.function = s ? s : "?";
@@ -433,7 +610,7 @@ profiling::Profile snapshot(PyObject* names) {
         return id;
     };
     for (const auto& thread : g.threads) {
-        if (thread->nodes.size() <= 1) continue;
+        if (thread->excluded || thread->nodes.size() <= 1) continue;
         profiling::ThreadProfile& out = profile.thread(thread->thread_id);
         out.native_id = static_cast<std::int32_t>(thread->native_id);
         if (names && PyDict_Check(names)) {
@@ -448,7 +625,7 @@ profiling::Profile snapshot(PyObject* names) {
         std::vector<profiling::NodeId> mapped(thread->nodes.size(), profiling::CallTree::kRoot);
         for (std::size_t i = 1; i < thread->nodes.size(); ++i) {
             const Node& node = thread->nodes[i];
-            profiling::NodeId id = out.tree.child(mapped[node.parent], frame_of(node));
+            profiling::NodeId id = out.tree.child(mapped[node.parent], frame_of(node, thread->kinds[i]));
             mapped[i] = id;
             out.tree.node(id).calls += node.calls;
             out.tree.node(id).own += node.own;
@@ -510,6 +687,19 @@ PyObject* py_dump(PyObject*, PyObject* args) {
         if (!set_info(profile, info)) return nullptr;
         profiling::write_profile(profile, path);
         Py_RETURN_NONE;
+    });
+}
+
+// dumps(names, info): the bytes dump() writes.
+PyObject* py_dumps(PyObject*, PyObject* args) {
+    PyObject* names;
+    PyObject* info = nullptr;
+    if (!PyArg_ParseTuple(args, "O|O", &names, &info)) return nullptr;
+    return guarded([&]() -> PyObject* {
+        profiling::Profile profile = snapshot(names);
+        if (!set_info(profile, info)) return nullptr;
+        std::string bytes = profiling::encode_profile(profile);
+        return PyBytes_FromStringAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size()));
     });
 }
 
@@ -582,8 +772,6 @@ PyObject* py_tree(PyObject*, PyObject* args) {
 
 PyObject* py_is_active(PyObject*, PyObject*) { return PyBool_FromLong(g.active); }
 
-#define FASTCALL(f) reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(f))
-
 PyMethodDef methods[] = {
     {"start", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(py_start)), METH_VARARGS | METH_KEYWORDS,
      "start(timer='thread', clock='auto'): starts tracing every thread."},
@@ -593,17 +781,15 @@ PyMethodDef methods[] = {
     {"clock_kind", py_clock_kind, METH_NOARGS,
      "clock_kind() -> 'perf' or 'hybrid': the thread clock clock='auto' picks on this machine."},
     {"dump", py_dump, METH_VARARGS, "dump(path, names, info=None): writes the profile as a .prf file."},
+    {"dumps", py_dumps, METH_VARARGS, "dumps(names, info=None) -> bytes: the .prf file dump() writes."},
+    {"exclude_current_thread", py_exclude_current_thread, METH_NOARGS,
+     "exclude_current_thread(): ignores the calling thread's events until clear(); it is left out of the profile."},
     {"save_flamegraph", py_save_flamegraph, METH_VARARGS,
      "save_flamegraph(path, names, per_thread=False): writes collapsed stacks (OWN nanoseconds)."},
     {"tree", py_tree, METH_VARARGS, "tree(names=None) -> per-thread node lists."},
     {"_greenlet_switch", greenlet_switch, METH_VARARGS, "greenlet.settrace callback."},
 #if PY_VERSION_HEX < 0x030C0000
     {"_thread_hook", thread_hook, METH_VARARGS, "threading.setprofile hook."},
-#else
-    {"_mon_enter", FASTCALL(mon_enter), METH_FASTCALL, "sys.monitoring PY_START/PY_RESUME/PY_THROW."},
-    {"_mon_leave", FASTCALL(mon_leave), METH_FASTCALL, "sys.monitoring PY_RETURN/PY_YIELD/PY_UNWIND."},
-    {"_mon_call", FASTCALL(mon_call), METH_FASTCALL, "sys.monitoring CALL."},
-    {"_mon_c_leave", FASTCALL(mon_c_leave), METH_FASTCALL, "sys.monitoring C_RETURN/C_RAISE."},
 #endif
     {nullptr, nullptr, 0, nullptr},
 };
@@ -622,5 +808,11 @@ PyMODINIT_FUNC PyInit__tracer() {
         Py_DECREF(module);
         return nullptr;
     }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!add_callbacks(module)) {
+        Py_DECREF(module);
+        return nullptr;
+    }
+#endif
     return module;
 }

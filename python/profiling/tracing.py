@@ -5,6 +5,7 @@
     with profiler:
         work()
     profiler.dump('out.prf')              # open with `profiling view out.prf`
+    data = profiler.dumps()               # the same .prf bytes, without a file
     profiler.save_as_flamegraph('out.txt')
     profiler.run_viewer()
 
@@ -176,6 +177,11 @@ class TracingProfiler(object):
         """Writes the profile as a .prf file (`profiling view PATH` opens it)."""
         self._check_profile()
         self._native.dump(os.fspath(path), self._names, self._info())
+
+    def dumps(self):
+        """The profile as the bytes of a .prf file: what dump() writes, without a file."""
+        self._check_profile()
+        return self._native.dumps(self._names, self._info())
 
     def save_as_flamegraph(self, path, per_thread=False):
         """Writes collapsed stacks (`a;b;c OWN_NS`) for flamegraph.pl, inferno or speedscope."""

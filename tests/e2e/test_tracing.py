@@ -162,6 +162,106 @@ def check_sampling_api(python, profiling, build_dir, directory):
           % (view.stdout.decode(errors="replace")[-1000:], view.stderr.decode(errors="replace")))
 
 
+EXCLUDE_AND_DUMPS_SCRIPT = r"""
+import json, sys, threading
+from profiling.tracing import TracingProfiler
+from profiling import _native
+_tracer = _native.load()
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+def excluded_before():
+    return fib(8)
+
+def excluded_after():
+    return len([fib(8) for _ in range(3)])
+
+done = threading.Event()   # every thread lives until the profile is taken: no thread id is reused
+
+def helper(ready, go, finished):
+    excluded_before()           # recorded, then dropped by exclude_current_thread()
+    ready.set()
+    go.wait()
+    _tracer.exclude_current_thread()
+    excluded_after()
+    finished.set()
+    done.wait()
+
+worker_finished = threading.Event()
+
+def traced_worker():
+    fib(7)
+    worker_finished.set()
+    done.wait()
+
+# One helper running before start() (on 3.11- it gets the profile function from start()),
+# one started while profiling (it gets it from threading.setprofile's hook).
+early_ready, early_go, early_finished = threading.Event(), threading.Event(), threading.Event()
+early = threading.Thread(target=helper, args=(early_ready, early_go, early_finished), name="early-helper")
+early.start()
+early_ready.wait()
+profiler = TracingProfiler()
+profiler.start()
+early_go.set()
+late_ready, late_go, late_finished = threading.Event(), threading.Event(), threading.Event()
+late = threading.Thread(target=helper, args=(late_ready, late_go, late_finished), name="late-helper")
+late.start()
+late_ready.wait()
+late_go.set()
+worker = threading.Thread(target=traced_worker, name="worker")
+worker.start()
+fib(10)
+early_finished.wait()
+late_finished.wait()
+worker_finished.wait()   # under load the worker may start late: its fib must be in
+profiler.stop()
+
+functions = {}
+for thread in profiler.tree():
+    for node in thread["nodes"][1:]:
+        functions.setdefault(node[1], set()).add(thread["name"])
+data = profiler.dumps()
+path = sys.argv[1]
+profiler.dump(path)
+with open(path, "rb") as f:
+    written = f.read()
+done.set()
+for thread in (early, late, worker):
+    thread.join()
+print(json.dumps({
+    "functions": {name: sorted(t or "" for t in threads) for name, threads in functions.items()},
+    "same_bytes": data == written, "is_bytes": isinstance(data, bytes), "magic": data[:8] == b"\x89PRF\r\n\x1a\n",
+    "size": len(data),
+}))
+"""
+
+
+def check_exclude_and_dumps(python, profiling, build_dir, directory, label):
+    env = environment(build_dir)
+    out = os.path.join(directory, "exclude.prf")
+    proc = subprocess.run([python, "-c", EXCLUDE_AND_DUMPS_SCRIPT, out], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env, timeout=120)
+    check(proc.returncode == 0, "exclude/dumps script failed: %s" % proc.stderr.decode(errors="replace")[-2000:])
+    result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    functions = result["functions"]
+    for name in ("excluded_before", "excluded_after", "helper"):
+        check(name not in functions, "%s() ran in an excluded thread but is in the profile (threads %s)"
+              % (name, functions.get(name)))
+    check("fib" in functions and "traced_worker" in functions,
+          "the traced threads are missing from the profile: %s" % sorted(functions))
+    check(not any(t.endswith("-helper") for threads in functions.values() for t in threads),
+          "an excluded thread has nodes in the profile: %s" % functions)
+    check(result["is_bytes"] and result["magic"], "dumps() did not return the bytes of a .prf file")
+    check(result["same_bytes"], "dumps() and dump() differ (%d bytes from dumps)" % result["size"])
+    if profiling and os.path.exists(profiling):
+        view = subprocess.run([profiling, "view", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check(view.returncode == 0 and b"fib (" in view.stdout and b"excluded_after" not in view.stdout,
+              "profiling view of the exclude/dumps profile: %s%s"
+              % (view.stdout.decode(errors="replace")[-1000:], view.stderr.decode(errors="replace")))
+    print("%s: exclude_current_thread() and dumps() OK" % label)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--python", default="")
@@ -189,6 +289,7 @@ def main():
         check_results(results, label)
         check_files(args.profiling, directory, label)
         check_missing_build(args.python, label)
+        check_exclude_and_dumps(args.python, args.profiling, os.path.abspath(args.build_dir), directory, label)
         if args.profiling and os.path.exists(args.profiling):
             check_sampling_api(args.python, args.profiling, os.path.abspath(args.build_dir), directory)
         if not gevent:
