@@ -197,6 +197,7 @@ std::optional<std::string> token_from(const std::optional<std::string>& option) 
 }
 
 int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, const ServerOptions& server_options) {
+    check_outputs(options);
     Server server(server_options);   // bound before the program starts: a busy port launches nothing
     StopSignals signals;           // before fork and threads
     LaunchedProcess child(spec);
@@ -226,6 +227,7 @@ int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, cons
 }
 
 int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptions& server_options) {
+    check_outputs(options);
     Server server(server_options);
     StopSignals signals;
     attach::ProcessMemory memory(pid);

@@ -112,4 +112,13 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
     }
 }
 
+void check_can_write(const std::string& path) {
+    std::string directory = path;
+    const auto slash = directory.rfind('/');
+    directory = slash == std::string::npos ? "." : slash == 0 ? "/" : directory.substr(0, slash);
+    if (::access(directory.c_str(), W_OK | X_OK) != 0) {
+        throw Error(ErrorKind::BadInput, fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+    }
+}
+
 }  // namespace profiling

@@ -17,4 +17,9 @@ namespace profiling {
 // system's reason (e.g. a missing directory, permission denied, disk full).
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
+// Throws the error write_file_atomically would, when the directory of
+// `path` does not exist or is not writable: checked before a run whose
+// results would otherwise be lost at the end.
+void check_can_write(const std::string& path);
+
 }  // namespace profiling

@@ -4,13 +4,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
+#include <string_view>
 #include <unistd.h>
 
 namespace profiling {
@@ -73,10 +76,25 @@ LaunchedProcess::LaunchedProcess(const LaunchSpec& spec) {
     }
     argv.insert(argv.end(), spec.args.begin(), spec.args.end());
     for (const auto& a : argv) command_line_ += (command_line_.empty() ? "" : " ") + a;
+    argv.insert(argv.begin() + 1, spec.interpreter_args.begin(), spec.interpreter_args.end());
 
     std::vector<char*> raw;
     for (auto& a : argv) raw.push_back(a.data());
     raw.push_back(nullptr);
+
+    // The environment, built before forking (nothing allocates in the child).
+    std::vector<std::string> environment;
+    for (char** entry = environ; *entry; ++entry) {
+        std::string_view text(*entry);
+        const bool replaced = std::any_of(spec.environment.begin(), spec.environment.end(), [&](const auto& kv) {
+            return text.size() > kv.first.size() && text.starts_with(kv.first) && text[kv.first.size()] == '=';
+        });
+        if (!replaced) environment.emplace_back(text);
+    }
+    for (const auto& [name, value] : spec.environment) environment.push_back(name + "=" + value);
+    std::vector<char*> envp;
+    for (auto& e : environment) envp.push_back(e.data());
+    envp.push_back(nullptr);
 
     // The output file's name around the pid, split before forking.
     std::string prefix, suffix;
@@ -116,7 +134,7 @@ LaunchedProcess::LaunchedProcess(const LaunchSpec& spec) {
             }
         }
         if (failure.stage == kExec) {
-            ::execvp(raw[0], raw.data());
+            ::execvpe(raw[0], raw.data(), envp.data());
             failure.error = errno;
         }
         [[maybe_unused]] auto n = ::write(report[1], &failure, sizeof failure);
@@ -211,6 +229,23 @@ std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess&
         std::fprintf(stderr, "profiling: the program exited before Python started; nothing was profiled\n");
     }
     return std::nullopt;
+}
+
+// The last `lines` lines of a file (at most its last 4 KiB), for a program
+// that failed while its output went to a log.
+std::string tail_of(const std::string& path, int lines) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return {};
+    std::string text(4096, '\0');
+    std::fseek(f, 0, SEEK_END);
+    long size = std::ftell(f);
+    std::fseek(f, size > 4096 ? size - 4096 : 0, SEEK_SET);
+    text.resize(std::fread(text.data(), 1, text.size(), f));
+    std::fclose(f);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::size_t at = text.size();
+    for (int n = 0; n < lines && at != std::string::npos && at > 0; ++n) at = text.rfind('\n', at - 1);
+    return at == std::string::npos ? text : text.substr(at + 1);
 }
 
 }  // namespace profiling

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace profiling {
@@ -17,6 +18,11 @@ struct LaunchSpec {
     std::optional<std::string> script;     // python SCRIPT args...
     std::optional<std::string> module;     // python -m MODULE args...
     std::vector<std::string> args;         // passed to the program untouched
+    // Before the script or -m: options for the interpreter itself (the
+    // tracing bootstrap's `-c CODE`); not shown in the command line.
+    std::vector<std::string> interpreter_args;
+    // Added to (or replacing in) the program's environment.
+    std::vector<std::pair<std::string, std::string>> environment;
     // Set for the live viewer: the program's stdout and stderr go to this
     // file ("{pid}" becomes its pid), its stdin is /dev/null and it runs in a
     // process group of its own, so it neither draws on nor reads from the
@@ -67,5 +73,12 @@ private:
 // returns nullopt). An unsupported version or a permission problem throws.
 std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess& child, const LaunchSpec& spec,
                                                                 attach::ProcessMemory& memory);
+
+// Grace a program gets after SIGINT (and then SIGTERM) when a live viewer quits.
+constexpr std::chrono::milliseconds kStopGrace{2000};
+
+// The last `lines` lines of a file (at most its last 4 KiB): the end of a
+// program's log when it failed while its output went there.
+std::string tail_of(const std::string& path, int lines);
 
 }  // namespace profiling

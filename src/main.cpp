@@ -1,9 +1,11 @@
 // The `profiling` command line.
 //
+//   profiling [options] SCRIPT [-- ARGS...]        launch and trace (the default)
 //   profiling -S [options] SCRIPT [-- ARGS...]     launch and sample
 //   profiling -S [options] -m MODULE [-- ARGS...]
+//   profiling timeit [options] [-s SETUP] STMT     python -m timeit, then the traced statement
 //   profiling attach PID [options] [--live]        sample a running process
-//   profiling live-profile -S [options] SCRIPT|-m MODULE [-- ARGS...]
+//   profiling live-profile [-S] [options] SCRIPT|-m MODULE [-- ARGS...]
 //                                                  launch and show it live
 //   profiling dump PID [--json] [--blocking]        print every thread's stack
 //   profiling view FILE.prf                        show a saved profile
@@ -19,6 +21,7 @@
 #include "src/profile_file.hpp"
 #include "src/record_command.hpp"
 #include "src/text_report.hpp"
+#include "src/tracing_command.hpp"
 #include "tui/viewer_app.hpp"
 
 #include <CLI/CLI.hpp>
@@ -78,12 +81,25 @@ bool complete_launch(LaunchSpec& launch, const std::string& script, const std::v
     return true;
 }
 
-int tracing_not_available(const char* command, const LaunchSpec& launch, const std::string& script) {
-    std::fprintf(stderr,
-                 "profiling: the tracing profiler is not available yet — add -S to use the "
-                 "sampling profiler: profiling %s-S %s\n",
-                 command, launch.module ? ("-m " + *launch.module).c_str() : script.c_str());
-    return 2;
+// The tracing profiler's options (no -S): the timer.
+void add_timer_option(CLI::App& app, std::string& timer) {
+    app.add_option("--timer", timer,
+                   "Tracing: thread (CPU time of each thread, default), greenlet (per greenlet) or wall")
+        ->check(CLI::IsMember({"thread", "greenlet", "wall"}));
+}
+
+TracingOptions tracing_options(const RecordOptions& record, const std::string& timer) {
+    TracingOptions options;
+    options.timer = timer;
+    options.dump_path = record.dump_path;
+    options.flamegraph_path = record.flamegraph_path;
+    options.log_path = record.log_path;
+    if (on_terminal()) {
+        options.show = [](std::shared_ptr<const Profile> profile) {
+            tui::view_profile(std::move(profile), "tracing profile");
+        };
+    }
+    return options;
 }
 
 }  // namespace
@@ -104,8 +120,9 @@ int main(int argc, char** argv) {
     app.footer(
         "Launch:  profiling -S [options] SCRIPT|-m MODULE [-- ARGS...]\n"
         "Attach:  profiling attach PID [options] [--live]\n"
-        "Live:    profiling live-profile -S [options] SCRIPT|-m MODULE [-- ARGS...]\n"
-        "The tracing profiler (no -S) is not available yet; -S samples from outside the process.");
+        "Live:    profiling live-profile [-S] [options] SCRIPT|-m MODULE [-- ARGS...]\n"
+        "Without -S the tracing profiler (exact calls and times, inside the program) runs;\n"
+        "-S samples the program from outside instead.");
 
     RecordOptions launch_options;
     std::string launch_mode = "cpu";
@@ -117,6 +134,8 @@ int main(int argc, char** argv) {
     app.add_option("script", script, "The Python program to launch");
     app.add_option("--python", launch.python, "Python interpreter to launch (default: python3 on PATH)");
     add_sampling_options(app, launch_options, launch_mode);
+    std::string launch_timer = "thread";
+    add_timer_option(app, launch_timer);
 
     RecordOptions attach_options;
     std::string attach_mode = "cpu";
@@ -162,6 +181,20 @@ int main(int argc, char** argv) {
                          "Write the program's stdout and stderr to FILE (default: profiling-PID.log here)")
         ->type_name("FILE");
     add_sampling_options(*live_cmd, live_options, live_mode);
+    std::string live_timer = "thread";
+    add_timer_option(*live_cmd, live_timer);
+
+    RecordOptions timeit_options;
+    std::string timeit_timer = "thread";
+    std::string timeit_python = "python3";
+    auto* timeit_cmd = app.add_subcommand(
+        "timeit", "python -m timeit [-n N] [-r N] [-s SETUP] STMT..., then the tracing profile of STMT (setup excluded)");
+    timeit_cmd->prefix_command();
+    timeit_cmd->allow_extras();
+    timeit_cmd->add_option("--python", timeit_python, "Python interpreter (default: python3 on PATH)");
+    timeit_cmd->add_option("--dump", timeit_options.dump_path, "Save the profile to FILE (.prf)");
+    timeit_cmd->add_option("--flamegraph", timeit_options.flamegraph_path, "Write collapsed stacks to FILE");
+    add_timer_option(*timeit_cmd, timeit_timer);
 
     DumpOptions dump;
     auto* dump_cmd = app.add_subcommand("dump", "Print every thread's Python stack of a running process");
@@ -213,9 +246,13 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "%s", live_cmd->help().c_str());
                 return 2;
             }
-            if (!live_sampling) return tracing_not_available("live-profile ", live_launch, live_script);
             if (!on_terminal()) return no_terminal("live-profile");
             tui::require_terminal();
+            if (!live_sampling) {
+                TracingOptions options = tracing_options(live_options, live_timer);
+                options.live = tui::view_live;
+                return run_tracing_launch(live_launch, options);
+            }
             live_options.sampler.mode = parse_mode(live_mode);
             live_options.live = tui::view_live;
             return run_launch(live_launch, live_options);
@@ -225,7 +262,12 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "%s", remote_cmd->help().c_str());
                 return 2;
             }
-            if (!remote_sampling) return tracing_not_available("remote-profile ", remote_launch, remote_script);
+            if (!remote_sampling) {
+                std::fprintf(stderr,
+                             "profiling: remote-profile serves sampling profiles only for now; add -S: profiling "
+                             "remote-profile -S ...\n");
+                return 2;
+            }
             remote_options.sampler.mode = parse_mode(remote_mode);
             return protocol::run_remote_launch(remote_launch, remote_options, remote_serve.resolved());
         }
@@ -255,6 +297,11 @@ int main(int argc, char** argv) {
             std::fwrite(text.data(), 1, text.size(), stdout);
             return 0;
         }
+        if (*timeit_cmd) {
+            std::vector<std::string> args = timeit_cmd->remaining();
+            args.insert(args.end(), program_args.begin(), program_args.end());
+            return run_timeit(timeit_python, args, tracing_options(timeit_options, timeit_timer));
+        }
         if (*convert_cmd) {
             write_collapsed_stacks(read_profile(convert_path), convert_flamegraph, CollapsedOptions{});
             return 0;
@@ -263,7 +310,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "%s", app.help().c_str());
             return 2;
         }
-        if (!sampling) return tracing_not_available("", launch, script);
+        if (!sampling) return run_tracing_launch(launch, tracing_options(launch_options, launch_timer));
         launch_options.sampler.mode = parse_mode(launch_mode);
         return run_launch(launch, launch_options);
     } catch (const Error& error) {

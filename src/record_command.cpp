@@ -5,6 +5,7 @@
 #include "attach/process_memory.hpp"
 #include "attach/stack_walker.hpp"
 #include "profiling/errors.hpp"
+#include "src/atomic_file.hpp"
 #include "src/collapsed_stacks.hpp"
 #include "src/profile_file.hpp"
 #include "src/stop_signals.hpp"
@@ -85,26 +86,6 @@ void write_outputs(const Profile& profile, const RecordOptions& options, std::FI
                  info.duration_s, achieved, own_cpu_ms(), written.c_str());
 }
 
-// Grace the program gets after SIGINT (and then SIGTERM) when the viewer quits.
-constexpr std::chrono::milliseconds kStopGrace{2000};
-
-// The last `lines` lines of a file (at most its last 4 KiB), for a program
-// that failed while its output went to a log.
-std::string tail_of(const std::string& path, int lines) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return {};
-    std::string text(4096, '\0');
-    std::fseek(f, 0, SEEK_END);
-    long size = std::ftell(f);
-    std::fseek(f, size > 4096 ? size - 4096 : 0, SEEK_SET);
-    text.resize(std::fread(text.data(), 1, text.size(), f));
-    std::fclose(f);
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    std::size_t at = text.size();
-    for (int n = 0; n < lines && at != std::string::npos && at > 0; ++n) at = text.rfind('\n', at - 1);
-    return at == std::string::npos ? text : text.substr(at + 1);
-}
-
 int run_launch_live(const LaunchSpec& base, const RecordOptions& options) {
     LaunchSpec spec = base;
     spec.output_path = options.log_path;
@@ -152,7 +133,13 @@ int run_launch_live(const LaunchSpec& base, const RecordOptions& options) {
 
 }  // namespace
 
+void check_outputs(const RecordOptions& options) {
+    if (options.dump_path) check_can_write(*options.dump_path);
+    if (options.flamegraph_path) check_can_write(*options.flamegraph_path);
+}
+
 int run_attach(pid_t pid, const RecordOptions& options) {
+    check_outputs(options);
     attach::ProcessMemory memory(pid);
     const attach::InterpreterLocation where = attach::locate_interpreter(pid, memory);
     attach::StackWalker walker(where, memory);
@@ -189,6 +176,7 @@ int run_attach(pid_t pid, const RecordOptions& options) {
 }
 
 int run_launch(const LaunchSpec& spec, const RecordOptions& options) {
+    check_outputs(options);
     if (options.live) return run_launch_live(spec, options);
     StopSignals signals;   // before fork: the child resets its own mask
     LaunchedProcess child(spec);

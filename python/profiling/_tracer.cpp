@@ -130,6 +130,8 @@ struct ThreadData {
     // Cold.
     std::uint64_t thread_id = 0;
     long native_id = 0;
+    std::string name;               // threading's name when first seen ("" if unknown)
+    std::uint8_t naming_tries = 0;  // new call paths left to look for the name at
     std::unordered_map<PyObject*, std::vector<std::uint32_t>> parked;   // greenlet -> its stack
 };
 
@@ -158,8 +160,42 @@ __attribute__((tls_model("initial-exec"))) thread_local ThreadData* tls = nullpt
     return t->clock.now();
 }
 
+// threading.current_thread().name of the calling thread, "" if threading
+// is not imported or the thread is not one of its own. Runs Python code, so
+// only once per thread; the interpreter does not report events from inside
+// a profile or monitoring callback, so this is not traced.
+std::string current_thread_name() {
+    std::string name;
+    PyObject* type = nullptr;
+    PyObject* value = nullptr;
+    PyObject* traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);   // an exception may be in flight (PY_UNWIND)
+    PyObject* modules = PyImport_GetModuleDict();
+    PyObject* threading = modules ? PyDict_GetItemString(modules, "threading") : nullptr;   // borrowed
+    if (threading) {
+        // _active holds started threads only: a thread not made by threading has no name.
+        PyObject* active = PyObject_GetAttrString(threading, "_active");
+        PyObject* key = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+        PyObject* thread = active && key && PyDict_Check(active) ? PyDict_GetItem(active, key) : nullptr;
+        PyObject* text = thread ? PyObject_GetAttrString(thread, "name") : nullptr;
+        if (text && PyUnicode_Check(text)) {
+            if (const char* s = PyUnicode_AsUTF8(text)) name = s;
+        }
+        Py_XDECREF(text);
+        Py_XDECREF(key);
+        Py_XDECREF(active);
+    }
+    PyErr_Clear();
+    PyErr_Restore(type, value, traceback);
+    return name;
+}
+
 ThreadData* register_thread() {
     auto data = std::make_unique<ThreadData>();
+    data->name = current_thread_name();
+    // With sys.monitoring a new thread's first events come before threading
+    // lists it: look again on its next new call paths (startup makes many).
+    if (data->name.empty()) data->naming_tries = 64;
     data->generation = g.generation;
     data->thread_id = PyThread_get_thread_ident();
     data->native_id = static_cast<long>(syscall(SYS_gettid));
@@ -201,6 +237,12 @@ void remember_c_name(const void* key, PyObject* callable);
 
 [[gnu::noinline]] std::uint32_t new_child(ThreadData* t, std::uint32_t parent, const void* key, Kind kind,
                                           PyObject* object) {
+    if (t->naming_tries) [[unlikely]] {
+        --t->naming_tries;
+        t->name = current_thread_name();
+        if (!t->name.empty()) t->naming_tries = 0;
+        t->last = now(t);   // the lookup's time is the profiler's, not the program's
+    }
     std::uint32_t child = t->children.find(parent, key);
     if (child != 0) return child;
     child = static_cast<std::uint32_t>(t->nodes.size());
@@ -580,8 +622,10 @@ profiling::Profile snapshot(PyObject* names) {
     profile.info.kind = "tracing";
     profile.info.mode = g.mode == TimerMode::Wall ? "wall" : g.mode == TimerMode::Greenlet ? "greenlet" : "thread";
     profile.info.pid = static_cast<int>(getpid());
-    profile.info.python_version = std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION) + "." +
-                                  std::to_string(PY_MICRO_VERSION);
+    // The running interpreter's version ("3.11.2 (main, ...)"), not the
+    // headers': one build serves every interpreter of an ABI.
+    const std::string version = Py_GetVersion();
+    profile.info.python_version = version.substr(0, version.find(' '));
     std::unordered_map<const void*, profiling::FrameId> frame_ids;
     auto frame_of = [&](const Node& node, Kind kind) -> profiling::FrameId {
         if (auto it = frame_ids.find(node.key); it != frame_ids.end()) return it->second;
@@ -613,6 +657,7 @@ profiling::Profile snapshot(PyObject* names) {
         if (thread->excluded || thread->nodes.size() <= 1) continue;
         profiling::ThreadProfile& out = profile.thread(thread->thread_id);
         out.native_id = static_cast<std::int32_t>(thread->native_id);
+        if (!thread->name.empty()) out.name = thread->name;   // renamed later: `names` says so
         if (names && PyDict_Check(names)) {
             PyObject* key = PyLong_FromUnsignedLongLong(thread->thread_id);
             PyObject* name = key ? PyDict_GetItem(names, key) : nullptr;

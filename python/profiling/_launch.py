@@ -1,0 +1,201 @@
+"""The tracing profiler's bootstrap: what `profiling prog.py` (no -S) runs
+inside the launched interpreter.
+
+The `profiling` command starts
+
+    python -c 'import sys; sys.path.insert(0, DIR); import profiling._launch as l; l.main()' \
+        [SCRIPT | -m MODULE] ARGS...
+
+with its settings, as JSON, in $PROFILING_LAUNCH (removed here, so the
+program and its children do not see it):
+
+    out        where to write the profile (.prf) when the program ends
+    error      where to write a one-line reason when tracing cannot start
+    timer      'thread', 'greenlet' or 'wall'
+    interval   > 0: also write the profile so far to `out` every INTERVAL
+               seconds (live-profile reads it), from a thread the tracer ignores
+    timeit     {"args": [...]}: run `python -m timeit ARGS` and trace the
+               timed statement instead of running a program
+
+The program runs as `python SCRIPT` would run it: sys.argv, sys.path[0] and
+a fresh __main__ namespace are its own; SystemExit and exceptions behave the
+same (the exit status passes through). Files are written to a temporary
+name and renamed, so the reader never sees half a profile.
+"""
+import json
+import os
+import sys
+import threading
+
+
+def _write_atomically(path, data):
+    temporary = "%s.tmp%d" % (path, os.getpid())
+    with open(temporary, "wb") as f:
+        f.write(data)
+    os.replace(temporary, path)
+
+
+def _fail(config, message, status=125):
+    """Tells the `profiling` command why tracing did not start (it prints
+    the message), then exits."""
+    try:
+        _write_atomically(config["error"], message.encode("utf-8", "replace"))
+    except (KeyError, OSError):
+        sys.stderr.write("profiling: %s\n" % message)
+    sys.exit(status)
+
+
+def _dump(profiler, path):
+    temporary = "%s.tmp%d" % (path, os.getpid())
+    profiler.dump(temporary)
+    os.replace(temporary, path)
+
+
+class _Snapshots(object):
+    """Writes the profile so far every `interval` seconds, for live-profile."""
+
+    def __init__(self, profiler, path, interval):
+        self.profiler, self.path, self.interval = profiler, path, interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="profiling-snapshots")
+        self.thread.daemon = True
+
+    def run(self):
+        exclude = getattr(self.profiler._native, "exclude_current_thread", None)
+        if exclude is not None:
+            exclude()
+        while not self.stop.wait(self.interval):
+            try:
+                _dump(self.profiler, self.path)
+            except Exception:   # a snapshot is best effort; the final dump is not
+                pass
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join()
+
+
+def _wait_for_threads():
+    """As the interpreter does at exit: the program's non-daemon threads run
+    to their end while still traced."""
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon and thread.is_alive():
+            thread.join()
+
+
+def _main_namespace(path):
+    """A fresh __main__ for the program, like `python SCRIPT` gives it."""
+    import builtins
+    main = sys.modules["__main__"]
+    namespace = main.__dict__
+    namespace.clear()
+    namespace.update(__name__="__main__", __doc__=None, __package__=None, __spec__=None,
+                     __loader__=None, __builtins__=builtins, __file__=path, __cached__=None)
+    return namespace
+
+
+def _program(argv):
+    """(function, arguments) that run `SCRIPT ARGS` or `-m MODULE ARGS`;
+    called directly where the tracer starts, so the tree begins there."""
+    if argv and argv[0] == "-m":
+        import runpy
+        module, args = argv[1], argv[2:]
+        sys.argv = [module] + args   # runpy puts the module's path in argv[0]
+        sys.path[0] = os.getcwd()
+        return runpy.run_module, (module, None, "__main__", True)
+    script, args = argv[0], argv[1:]
+    sys.argv = [script] + args
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    with open(script, "rb") as f:
+        source = f.read()
+    code = compile(source, script, "exec", dont_inherit=True)
+    return exec, (code, _main_namespace(script))
+
+
+def _run_program(config, argv, TracingProfiler):
+    try:
+        function, arguments = _program(argv)
+    except OSError as error:   # as python says it, with the same status
+        _fail(config, "%s: can't open file %r: [Errno %d] %s" % (
+            sys.executable, error.filename or argv[0], error.errno, error.strerror), status=2)
+    profiler = TracingProfiler(timer=config.get("timer", "thread"))
+    snapshots = None
+    if config.get("interval", 0) > 0:
+        snapshots = _Snapshots(profiler, config["out"], config["interval"])
+        snapshots.thread.start()
+    try:
+        profiler.start()
+    except RuntimeError as error:
+        _fail(config, str(error))
+    try:
+        function(*arguments)
+        _wait_for_threads()
+    except SystemExit:
+        _wait_for_threads()
+        raise
+    finally:
+        profiler.stop()
+        if snapshots is not None:
+            snapshots.finish()
+        _dump(profiler, config["out"])
+
+
+def _run_timeit(config, args, TracingProfiler):
+    """`python -m timeit ARGS` (its own output, untouched), then the timed
+    statement traced as many times as timeit ran it per repeat, without the
+    setup."""
+    import contextlib
+    import io
+    import re
+    import timeit
+    sys.argv = ["-m", "timeit"] + list(args)   # the profile's command line
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = timeit.main(args)
+    sys.stdout.write(printed.getvalue())
+    sys.stdout.flush()
+    if status:
+        sys.exit(status)
+    loops = re.search(r"^(\d+) loops?,", printed.getvalue(), re.M)
+    if loops is None:   # --help and the like: nothing was timed
+        sys.exit(0)
+    plan = _TimeitPlan(args)
+    namespace = {"__name__": "__main__"}
+    exec(compile(plan.setup, "<timeit-setup>", "exec"), namespace)
+    code = compile(plan.stmt, "<timeit-stmt>", "exec")
+    profiler = TracingProfiler(timer=config.get("timer", "thread"))
+    number = int(loops.group(1))
+    with profiler:
+        for _ in range(number):
+            exec(code, namespace)
+    _dump(profiler, config["out"])
+
+
+class _TimeitPlan(object):
+    """The setup and statement of `python -m timeit`'s arguments."""
+
+    def __init__(self, args):
+        import getopt
+        opts, rest = getopt.getopt(args, "n:u:s:r:pvh", ["number=", "setup=", "repeat=", "process",
+                                                         "verbose", "unit=", "help"])
+        setup = [value for option, value in opts if option in ("-s", "--setup")]
+        self.setup = "\n".join(setup) or "pass"
+        self.stmt = "\n".join(rest) or "pass"
+
+
+def main():
+    config = json.loads(os.environ.pop("PROFILING_LAUNCH"))
+    try:
+        from profiling.tracing import TracingProfiler
+    except ImportError as error:
+        _fail(config, str(error))
+    # Our package directory was put first for these imports; the program
+    # must not see it on its path (sys.path[0] is then -c's '').
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    while package_root in sys.path:
+        sys.path.remove(package_root)
+    if "timeit" in config:
+        _run_timeit(config, config["timeit"]["args"], TracingProfiler)
+    else:
+        _run_program(config, sys.argv[1:], TracingProfiler)

@@ -1,0 +1,329 @@
+#include "src/tracing_command.hpp"
+
+#include "profiling/errors.hpp"
+#include "src/atomic_file.hpp"
+#include "src/collapsed_stacks.hpp"
+#include "src/duration_format.hpp"
+#include "src/profile_file.hpp"
+#include "src/stop_signals.hpp"
+#include "src/text_report.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string_view>
+#include <sys/stat.h>
+#include <thread>
+
+#ifndef PROFILING_PYTHON_DIR
+#error "the build defines PROFILING_PYTHON_DIR: where the profiling Python package lives"
+#endif
+#ifndef PROFILING_BUILD_DIR
+#error "the build defines PROFILING_BUILD_DIR: where the tracer's extension is built"
+#endif
+
+namespace profiling {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A directory only this user can read, removed with what it holds.
+class PrivateDirectory {
+public:
+    PrivateDirectory() {
+        std::string pattern = (fs::temp_directory_path() / "profiling-XXXXXX").string();
+        if (!::mkdtemp(pattern.data())) {
+            throw Error(ErrorKind::Internal, fmt::format("cannot create a temporary directory in {}: {}",
+                                                         fs::temp_directory_path().string(), std::strerror(errno)));
+        }
+        path_ = pattern;
+    }
+    ~PrivateDirectory() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    PrivateDirectory(const PrivateDirectory&) = delete;
+    PrivateDirectory& operator=(const PrivateDirectory&) = delete;
+
+    std::string file(const char* name) const { return (path_ / name).string(); }
+
+private:
+    fs::path path_;
+};
+
+// Where the Python package is: $PROFILING_PYTHON_DIR, else the source tree
+// this binary was built from.
+std::string python_package_dir() {
+    if (const char* env = std::getenv("PROFILING_PYTHON_DIR"); env && *env) return env;
+    return PROFILING_PYTHON_DIR;
+}
+
+std::string python_literal(const std::string& text) { return nlohmann::json(text).dump(); }
+
+// The bootstrap's exit status on an interpreter older than 3.7.
+constexpr int kTooOldStatus = 124;
+
+// The bootstrap is in the package directory, or nothing can run.
+void check_package(const std::string& dir) {
+    std::error_code ec;
+    if (!fs::is_regular_file(fs::path(dir) / "profiling" / "_launch.py", ec)) {
+        throw Error(ErrorKind::Internal,
+                    fmt::format("the profiling Python package is not in {} (moved since the build?)", dir),
+                    "set PROFILING_PYTHON_DIR to the python/ directory of the profiling source tree");
+    }
+}
+// The launch spec that runs `base` (a script or -m) or timeit under the bootstrap.
+LaunchSpec bootstrap_spec(const LaunchSpec& base, const nlohmann::json& config) {
+    check_package(python_package_dir());
+    LaunchSpec spec = base;
+    // Written so that any Python parses it: older ones than 3.7 leave with
+    // kTooOldStatus before the bootstrap (3.7+ syntax) is read.
+    spec.interpreter_args = {
+        "-c", fmt::format("import sys; sys.exit({}) if sys.version_info < (3, 7) else None; sys.path.insert(0, {}); "
+                          "import profiling._launch as launch; launch.main()",
+                          kTooOldStatus, python_literal(python_package_dir()))};
+    spec.environment.emplace_back("PROFILING_LAUNCH", config.dump());
+    const char* build = std::getenv("PROFILING_BUILD_DIR");
+    if (!build || !*build) spec.environment.emplace_back("PROFILING_BUILD_DIR", PROFILING_BUILD_DIR);
+    return spec;
+}
+
+std::optional<std::string> read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// A copy of `tree` without the top-level calls `drop` picks (and what they called).
+template <typename Drop>
+CallTree without_top_level(const CallTree& tree, Drop drop) {
+    CallTree out;
+    const CallNode& root = tree.node(CallTree::kRoot);
+    std::uint64_t kept = root.own;
+    std::vector<std::pair<NodeId, NodeId>> work;   // (node in `tree`, parent in `out`)
+    for (NodeId child : root.children) {
+        if (drop(tree.node(child))) continue;
+        kept += tree.node(child).deep;
+        work.emplace_back(child, CallTree::kRoot);
+    }
+    while (!work.empty()) {
+        auto [from, parent] = work.back();
+        work.pop_back();
+        const CallNode& source = tree.node(from);
+        const NodeId to = out.child(parent, source.frame);
+        CallNode& copy = out.node(to);
+        copy.own = source.own;
+        copy.deep = source.deep;
+        copy.calls = source.calls;
+        copy.own_lines = source.own_lines;
+        for (NodeId child : source.children) work.emplace_back(child, to);
+    }
+    out.node(CallTree::kRoot).own = root.own;
+    out.node(CallTree::kRoot).deep = kept;
+    return out;
+}
+
+// The bootstrap's own calls around the program (stopping the tracer,
+// waiting for the program's threads) are not the program's: left out.
+void drop_bootstrap_calls(Profile& profile) {
+    const std::string package = (fs::path(python_package_dir()) / "profiling").string() + "/";
+    auto is_bootstrap = [&](const CallNode& node) {
+        const FrameInfo& frame = profile.frames[node.frame];
+        return frame.file.starts_with(package) || frame.function.find("profiling._tracer.") != std::string::npos;
+    };
+    for (ThreadProfile& thread : profile.threads) thread.tree = without_top_level(thread.tree, is_bootstrap);
+}
+
+// The profile file the bootstrap rewrites (renames over) while it runs;
+// re-read only when it changed.
+class ProfileFollower {
+public:
+    explicit ProfileFollower(std::string path) : path_(std::move(path)) {}
+
+    // The latest complete profile written; empty before the first.
+    std::shared_ptr<const Profile> latest() {
+        struct stat st {};
+        if (::stat(path_.c_str(), &st) != 0) return latest_;
+        const auto stamp = std::make_pair(st.st_ino, st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec);
+        if (latest_ && stamp == stamp_) return latest_;
+        try {
+            Profile profile = read_profile(path_);
+            drop_bootstrap_calls(profile);
+            latest_ = std::make_shared<const Profile>(std::move(profile));
+            stamp_ = stamp;
+        } catch (const Error&) {
+            // Replaced between stat and read: the next call reads the new one.
+        }
+        return latest_;
+    }
+
+private:
+    std::string path_;
+    std::pair<ino_t, long long> stamp_{};
+    std::shared_ptr<const Profile> latest_;
+};
+
+// Prints why the bootstrap did not run the program (no tracer build, no
+// such script), if it said so; true then.
+bool report_start_failure(const PrivateDirectory& dir, const std::string& python, int status) {
+    auto why = read_text(dir.file("error"));
+    if (!why && status == kTooOldStatus) {
+        std::fprintf(stderr,
+                     "profiling: %s is older than Python 3.7, which the tracing profiler needs; add -S to sample it "
+                     "instead\n",
+                     python.c_str());
+        return true;
+    }
+    if (!why) return false;
+    std::string_view text(*why);
+    if (text.starts_with("profiling: ")) text.remove_prefix(11);
+    std::fprintf(stderr, "profiling: %.*s\n", static_cast<int>(text.size()), text.data());
+    return true;
+}
+
+// After the program ended: its profile, or null after saying why there is none.
+std::shared_ptr<const Profile> final_profile(const PrivateDirectory& dir, const std::string& python, int status) {
+    if (report_start_failure(dir, python, status)) return nullptr;
+    ProfileFollower follower(dir.file("profile.prf"));
+    if (auto profile = follower.latest()) return profile;
+    std::fprintf(stderr,
+                 "profiling: the program ended (status %d) before the tracer could write its profile (killed by a "
+                 "signal, or it called os._exit); nothing to show\n",
+                 status);
+    return nullptr;
+}
+
+
+
+std::string summary(const Profile& profile) {
+    std::uint64_t calls = 0;
+    for (const ThreadProfile& thread : profile.threads) {
+        for (const CallNode& node : thread.tree.nodes()) calls += node.calls;
+    }
+    return fmt::format("traced {} calls in {} thread{} over {:.1f} s ({} timer)", calls, profile.threads.size(), profile.threads.size() == 1 ? "" : "s",
+                       profile.info.duration_s, profile.info.mode);
+}
+
+// --dump and --flamegraph; else the viewer (on a terminal) or the report.
+void deliver(const std::shared_ptr<const Profile>& profile, const TracingOptions& options, std::FILE* report_to,
+             bool viewer_allowed) {
+    if (options.dump_path) write_profile(*profile, *options.dump_path);
+    if (options.flamegraph_path) write_collapsed_stacks(*profile, *options.flamegraph_path, CollapsedOptions{});
+    std::string written;
+    if (options.dump_path) written += " -> " + *options.dump_path;
+    if (options.flamegraph_path) written += " -> " + *options.flamegraph_path;
+    if (!options.dump_path && !options.flamegraph_path) {
+        if (viewer_allowed && options.show) {
+            options.show(profile);
+        } else if (report_to) {
+            std::string report = format_text_report(*profile, TextReportOptions{});
+            std::fwrite(report.data(), 1, report.size(), report_to);
+        }
+    }
+    std::fprintf(stderr, "profiling: %s%s\n", summary(*profile).c_str(), written.c_str());
+}
+
+// Runs the bootstrap to its end, passing signals on as the sampler does.
+int run_to_end(const LaunchSpec& spec) {
+    StopSignals signals;   // before fork: the child resets its own mask
+    LaunchedProcess child(spec);
+    while (!child.poll()) {
+        if (auto info = signals.wait(20)) {
+            // Ctrl-C from the terminal reaches the program too; a signal
+            // sent to the profiler alone is passed on.
+            if (info->si_code != SI_KERNEL) ::kill(child.pid(), info->si_signo);
+        }
+    }
+    return child.wait();
+}
+
+int run_live(const LaunchSpec& base, const TracingOptions& options, const PrivateDirectory& dir) {
+    LaunchSpec spec = base;
+    spec.output_path = options.log_path;
+    LaunchedProcess child(spec);
+    ProfileFollower follower(dir.file("profile.prf"));
+    LiveFeed feed;
+    feed.snapshot = [&] {
+        auto latest = follower.latest();
+        Profile copy = latest ? *latest : Profile{};
+        if (!latest) copy.info.kind = "tracing";
+        return copy;
+    };
+    feed.finished = [&]() -> std::optional<std::string> {
+        if (auto status = child.poll()) return fmt::format("the program exited with status {}", *status);
+        return std::nullopt;
+    };
+    feed.notice = [&]() -> std::optional<std::string> {
+        if (auto why = read_text(dir.file("error"))) return *why;
+        return std::nullopt;
+    };
+    feed.output_path = child.output_path();
+    options.live(feed);
+
+    const bool ran_to_the_end = child.exited();
+    const int status = ran_to_the_end ? child.wait() : child.stop(kStopGrace);
+    std::fprintf(stderr, "profiling: the program %s with status %d\n", ran_to_the_end ? "exited" : "was stopped",
+                 status);
+    std::fprintf(stderr, "profiling: the program's output is in %s\n", child.output_path().c_str());
+    if (ran_to_the_end && status != 0) {
+        std::string tail = tail_of(child.output_path(), 10);
+        if (!tail.empty()) std::fprintf(stderr, "profiling: the end of its output:\n%s\n", tail.c_str());
+    }
+    if (options.dump_path || options.flamegraph_path) {
+        if (auto profile = final_profile(dir, base.python, status)) deliver(profile, options, nullptr, false);
+    }
+    return status;
+}
+
+// --dump and --flamegraph must be writable before the program runs, or
+// what it took to profile would be lost at the end.
+void check_outputs(const TracingOptions& options) {
+    if (options.dump_path) check_can_write(*options.dump_path);
+    if (options.flamegraph_path) check_can_write(*options.flamegraph_path);
+}
+
+}  // namespace
+
+int run_tracing_launch(const LaunchSpec& base, const TracingOptions& options) {
+    check_outputs(options);
+    PrivateDirectory dir;
+    nlohmann::json config = {{"out", dir.file("profile.prf")}, {"error", dir.file("error")}, {"timer", options.timer}};
+    if (options.live) {
+        config["interval"] = 1.0;
+        return run_live(bootstrap_spec(base, config), options, dir);
+    }
+    const int status = run_to_end(bootstrap_spec(base, config));
+    auto profile = final_profile(dir, base.python, status);
+    if (!profile) return status != 0 ? status : 1;
+    deliver(profile, options, stderr, true);
+    return status;
+}
+
+int run_timeit(const std::string& python, const std::vector<std::string>& timeit_args, const TracingOptions& options) {
+    check_outputs(options);
+    PrivateDirectory dir;
+    nlohmann::json config = {{"out", dir.file("profile.prf")},
+                             {"error", dir.file("error")},
+                             {"timer", options.timer},
+                             {"timeit", {{"args", timeit_args}}}};
+    LaunchSpec base;
+    base.python = python;
+    const int status = run_to_end(bootstrap_spec(base, config));
+    if (report_start_failure(dir, python, status) || status != 0) return status;
+    ProfileFollower follower(dir.file("profile.prf"));
+    auto profile = follower.latest();
+    if (!profile) return status;   // --help and the like: nothing was timed
+    deliver(profile, options, stdout, true);
+    return status;
+}
+
+}  // namespace profiling
