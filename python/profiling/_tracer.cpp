@@ -154,6 +154,14 @@ State g;
 // initial-exec: a plain %fs-relative load instead of a __tls_get_addr call per event (the
 // module is dlopen()ed, so this uses glibc's static TLS surplus: 8 bytes).
 __attribute__((tls_model("initial-exec"))) thread_local ThreadData* tls = nullptr;
+// The generation `tls` belongs to. Compared before `tls` is touched: clear()
+// frees every thread's data while other threads still point at theirs, so
+// a stale pointer must never be dereferenced (its memory may hold another
+// thread's data by then).
+__attribute__((tls_model("initial-exec"))) thread_local std::uint64_t tls_generation = 0;
+// exclude_current_thread() was called here: kept across clear() and start(),
+// for the rest of the thread's life.
+thread_local bool tls_excluded = false;
 
 [[gnu::always_inline]] inline std::uint64_t now(ThreadData* t) {
     if (g.mode == TimerMode::Wall) [[unlikely]] return profiling::tracer::g_wall_clock.now();
@@ -197,6 +205,7 @@ ThreadData* register_thread() {
     // lists it: look again on its next new call paths (startup makes many).
     if (data->name.empty()) data->naming_tries = 64;
     data->generation = g.generation;
+    data->excluded = tls_excluded;
     data->thread_id = PyThread_get_thread_ident();
     data->native_id = static_cast<long>(syscall(SYS_gettid));
     data->nodes.reserve(256);
@@ -206,14 +215,14 @@ ThreadData* register_thread() {
     if (g.mode != TimerMode::Wall) data->clock.open(g.clock_kind);
     data->last = now(data.get());
     tls = data.get();
+    tls_generation = g.generation;
     g.threads.push_back(std::move(data));
     return tls;
 }
 
 inline ThreadData* current() {
-    ThreadData* t = tls;
-    if (t == nullptr || t->generation != g.generation) [[unlikely]] t = register_thread();
-    return t;
+    if (tls_generation != g.generation) [[unlikely]] return register_thread();
+    return tls;
 }
 
 // The calling thread's data, or null if its events are to be ignored.
@@ -498,6 +507,7 @@ void clear_state() {
     g.c_names.clear();
     g.generation += 1;
     tls = nullptr;
+    tls_generation = 0;
 }
 
 PyObject* py_start(PyObject*, PyObject* args, PyObject* kwargs) {
@@ -589,9 +599,11 @@ PyObject* py_clear(PyObject*, PyObject*) {
     Py_RETURN_NONE;
 }
 
-// exclude_current_thread(): the calling thread's events are ignored until clear(); what it
-// recorded so far is dropped, so it is left out of the profile.
+// exclude_current_thread(): the calling thread's events are ignored from now
+// on, for the rest of its life (across clear() and restarts); what it recorded
+// so far is dropped, so it is left out of the profile.
 PyObject* py_exclude_current_thread(PyObject*, PyObject*) {
+    tls_excluded = true;
     ThreadData* t = current();
     t->excluded = true;
     t->nodes.resize(1);

@@ -190,6 +190,25 @@ def helper(ready, go, finished):
 
 worker_finished = threading.Event()
 
+def excluded_pre():
+    return fib(5)
+
+pre_excluded = threading.Event()
+pre_ran_while_profiling = threading.Event()
+profiling_started = threading.Event()
+
+def pre_helper():
+    # Excluded before the profiler exists: its data is freed by start()'s
+    # clear(), so its later events must neither be recorded nor land in
+    # another thread's tree (a stale per-thread pointer once did that).
+    _tracer.exclude_current_thread()
+    pre_excluded.set()
+    profiling_started.wait()
+    for _ in range(20):
+        excluded_pre()
+    pre_ran_while_profiling.set()
+    done.wait()
+
 def traced_worker():
     fib(7)
     worker_finished.set()
@@ -197,12 +216,16 @@ def traced_worker():
 
 # One helper running before start() (on 3.11- it gets the profile function from start()),
 # one started while profiling (it gets it from threading.setprofile's hook).
+pre = threading.Thread(target=pre_helper, name="pre-helper")
+pre.start()
+pre_excluded.wait()
 early_ready, early_go, early_finished = threading.Event(), threading.Event(), threading.Event()
 early = threading.Thread(target=helper, args=(early_ready, early_go, early_finished), name="early-helper")
 early.start()
 early_ready.wait()
 profiler = TracingProfiler()
 profiler.start()
+profiling_started.set()
 early_go.set()
 late_ready, late_go, late_finished = threading.Event(), threading.Event(), threading.Event()
 late = threading.Thread(target=helper, args=(late_ready, late_go, late_finished), name="late-helper")
@@ -215,6 +238,7 @@ fib(10)
 early_finished.wait()
 late_finished.wait()
 worker_finished.wait()   # under load the worker may start late: its fib must be in
+pre_ran_while_profiling.wait()
 profiler.stop()
 
 functions = {}
@@ -227,7 +251,7 @@ profiler.dump(path)
 with open(path, "rb") as f:
     written = f.read()
 done.set()
-for thread in (early, late, worker):
+for thread in (early, late, worker, pre):
     thread.join()
 print(json.dumps({
     "functions": {name: sorted(t or "" for t in threads) for name, threads in functions.items()},
@@ -245,7 +269,7 @@ def check_exclude_and_dumps(python, profiling, build_dir, directory, label):
     check(proc.returncode == 0, "exclude/dumps script failed: %s" % proc.stderr.decode(errors="replace")[-2000:])
     result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     functions = result["functions"]
-    for name in ("excluded_before", "excluded_after", "helper"):
+    for name in ("excluded_before", "excluded_after", "helper", "excluded_pre", "pre_helper"):
         check(name not in functions, "%s() ran in an excluded thread but is in the profile (threads %s)"
               % (name, functions.get(name)))
     check("fib" in functions and "traced_worker" in functions,

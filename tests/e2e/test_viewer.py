@@ -27,6 +27,10 @@ row is in reverse video: the cursor). Checked:
   attach --live (busy_threads.py): q leaves the target running, not stopped,
   not traced.
   live-profile of examples/webserver.py: request handling shows within seconds.
+  tracing live (`live-profile` without -S, chatty.py): CALLS, OWN, /CALL
+  columns, traced time grows, no bootstrap frames, > and q (status 7), --dump.
+  run_viewer (TracingProfiler.run_viewer() from a script): the saved
+  tracing profile, > and \\ work, q returns status 0.
   remote view (`profiling view HOST:PORT` against `attach PID --bind`): waits
   for a server and says so; the stream moves; keys work; a server going away
   is shown and the last profile kept; a new server is reconnected to; q
@@ -839,6 +843,77 @@ def test_remote_view(args, tmp):
                 stop_process(process, signal.SIGKILL)
 
 
+def traced_amount(screen):
+    m = re.search(r"([\d.]+)(ns|\u00b5s|us|ms|s) traced", screen.info)
+    if not m:
+        return None
+    return float(m.group(1)) * {"ns": 1e-9, "\u00b5s": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)]
+
+
+def tracing_columns(screen):
+    return screen.header.split() == ["FUNCTION", "CALLS", "OWN", "/CALL", "%", "DEEP", "/CALL", "%"]
+
+
+def test_tracing_live(args, tmp):
+    """live-profile without -S: the tracing profile, live; q stops the program."""
+    log = os.path.join(tmp, "chatty-traced.log")
+    dump = os.path.join(tmp, "traced.prf")
+    tmux = Tmux("tracing-live")
+    try:
+        tmux.start([args.profiling, "live-profile", "--python", args.python, "--log", log, "--dump", dump,
+                    os.path.join(TARGETS, "chatty.py")], cwd=tmp)
+        s = tmux.wait(lambda s: "LIVE" in s.title and "tracing" in s.info and tracing_columns(s) and
+                      "busy (" in s.text(), "the live tracing profile of chatty.py", timeout=20)
+        first = traced_amount(s)
+        s = tmux.wait(lambda s: (traced_amount(s) or 0) > (first or 0), "the traced time to grow", timeout=10)
+        check("chatty-output" not in s.text(), "the program's output tore the screen")
+        check("_launch.py" not in s.text() and "profiling-snapshots" not in s.text(),
+              "the bootstrap or its snapshot thread shows in the profile:\n" + s.text())
+        s = tmux.press(">", lambda s: "spin" in s.footer, "> to the hotspot of the tracing profile")
+        quit_and_check_terminal(tmux, expected_status=7, timeout=15)
+        view = subprocess.run([args.profiling, "view", "--text", dump], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=60)
+        check(view.returncode == 0 and b"CALLS" in view.stdout and b"busy (" in view.stdout,
+              "--dump of a live tracing run: %s" % view.stderr.decode())
+    finally:
+        tmux.close()
+
+
+RUN_VIEWER = """
+from profiling.tracing import TracingProfiler
+
+def leaf(n):
+    return sum(range(n))
+
+def branch():
+    return [leaf(1000) for _ in range(200)]
+
+with TracingProfiler() as profiler:
+    branch()
+raise SystemExit(profiler.run_viewer())
+"""
+
+
+def test_run_viewer(args, tmp):
+    """TracingProfiler.run_viewer() opens the viewer on the profile; q returns."""
+    script = os.path.join(tmp, "run_viewer.py")
+    with open(script, "w") as f:
+        f.write(RUN_VIEWER)
+    tmux = Tmux("run-viewer")
+    try:
+        env = {"PYTHONPATH": os.path.join(ROOT, "python"),
+               "PROFILING_BIN": os.path.abspath(args.profiling),
+               "PROFILING_BUILD_DIR": os.path.dirname(os.path.abspath(args.profiling))}
+        tmux.start([args.python, script], cwd=tmp, env=env)
+        s = tmux.wait(lambda s: "SAVED" in s.title and tracing_columns(s) and "branch (" in s.text(),
+                      "run_viewer's screen", timeout=20)
+        s = tmux.press(">", lambda s: "leaf" in s.footer or "sum" in s.footer, "> in run_viewer")
+        s = tmux.press("\\", lambda s: "FLAT" in s.info, "\\ in run_viewer")
+        quit_and_check_terminal(tmux, expected_status=0)
+    finally:
+        tmux.close()
+
+
 TESTS = [
     ("saved dump", test_saved_dump),
     ("paging and unicode", test_paging_and_unicode),
@@ -848,6 +923,8 @@ TESTS = [
     ("attach live", test_attach_live),
     ("webserver", test_webserver),
     ("remote view", test_remote_view),
+    ("tracing live", test_tracing_live),
+    ("run_viewer", test_run_viewer),
 ]
 
 
