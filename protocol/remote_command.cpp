@@ -7,8 +7,10 @@
 #include "profiling/errors.hpp"
 #include "protocol/client.hpp"
 #include "src/collapsed_stacks.hpp"
+#include "src/duration_format.hpp"
 #include "src/profile_file.hpp"
 #include "src/stop_signals.hpp"
+#include "src/tracing_command.hpp"
 
 #include <fmt/format.h>
 
@@ -138,7 +140,8 @@ Welcome describe(const Profile& profile) {
     w.mode = info.mode;
     w.rate_hz = info.rate_hz;
     w.started_unix_ms = info.started_unix_ms;
-    w.columns = {"FUNCTION", "OWN", "%", "DEEP", "%"};
+    w.columns = info.kind == "tracing" ? std::vector<std::string>{"FUNCTION", "CALLS", "OWN", "/CALL", "%", "DEEP", "/CALL", "%"}
+                                       : std::vector<std::string>{"FUNCTION", "OWN", "%", "DEEP", "%"};
     return w;
 }
 
@@ -153,22 +156,57 @@ void write_outputs(const Profile& profile, const RecordOptions& options) {
 }
 
 // Serves until `done` says why to stop (checked every 50 ms, and on signals).
-template <typename Done, typename OnSignal>
-std::string serve(Sampler& sampler, Server& server, StopSignals& signals, Done done, OnSignal on_signal,
+// The tracing profiler inside a launched program, traced only while
+// someone watches: the same interface as OnDemandSampler for serve().
+class OnDemandTracer {
+public:
+    OnDemandTracer(TracedProgram& traced, int pid, std::string command)
+        : traced_(traced), pid_(pid), command_(std::move(command)) {}
+    void set_watchers(std::size_t n) {
+        const bool was = watched_.exchange(n > 0);
+        if (was == (n > 0)) return;
+        traced_.set_watched(n > 0);
+        log_line(n > 0 ? fmt::format("tracing started ({} watching)", n)
+                       : std::string("tracing stopped: nobody is watching"));
+    }
+    void quit() { set_watchers(0); }
+    bool sampling() const { return watched_.load(); }
+    Profile snapshot() const {
+        auto latest = traced_.latest();
+        Profile profile = latest ? *latest : Profile{};
+        if (!latest) {   // nothing traced yet: say what will be
+            profile.info.kind = "tracing";
+            profile.info.pid = pid_;
+            profile.info.command = command_;
+        }
+        return profile;
+    }
+
+private:
+    TracedProgram& traced_;
+    int pid_;
+    std::string command_;
+    std::atomic<bool> watched_{false};
+};
+
+// Serves `source` (OnDemandSampler, OnDemandTracer) until `done` or a
+// signal says why to stop; `final_profile` gets the last profile.
+template <typename Source, typename Done, typename OnSignal>
+std::string serve(Source& source, Server& server, StopSignals& signals, Done done, OnSignal on_signal,
                   Profile& final_profile) {
-    OnDemandSampler on_demand(sampler);
     ServerHooks hooks;
-    hooks.snapshot = [&] { return on_demand.snapshot(); };
-    hooks.sampling = [&] { return on_demand.sampling(); };
-    hooks.viewers_changed = [&](std::size_t n) { on_demand.set_watchers(n); };
-    server.start(describe(sampler.snapshot()), hooks);
+    hooks.snapshot = [&] { return source.snapshot(); };
+    hooks.sampling = [&] { return source.sampling(); };
+    hooks.viewers_changed = [&](std::size_t n) { source.set_watchers(n); };
+    const Profile first = source.snapshot();
+    server.start(describe(first), hooks);
     for (const std::string& where : server.listening()) {
         log_line(fmt::format("serving the profile of process {} on {}; watch it with `profiling view {}`",
-                             sampler.snapshot().info.pid, where, where));
+                             first.info.pid, where, where));
     }
     std::string why;
     for (;;) {
-        if (auto reason = done(on_demand)) {
+        if (auto reason = done(source)) {
             why = *reason;
             break;
         }
@@ -179,10 +217,10 @@ std::string serve(Sampler& sampler, Server& server, StopSignals& signals, Done d
             }
         }
     }
-    on_demand.set_watchers(0);
-    on_demand.quit();
+    source.set_watchers(0);
+    source.quit();
     server.finish(why);
-    final_profile = on_demand.snapshot();
+    final_profile = source.snapshot();
     return why;
 }
 
@@ -206,9 +244,10 @@ int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, cons
     if (!where) return child.wait();
     attach::StackWalker walker(*where, memory);
     Sampler sampler(walker, options.sampler, child.command_line());
+    OnDemandSampler on_demand(sampler);
     Profile final_profile;
     std::string why = serve(
-        sampler, server, signals,
+        on_demand, server, signals,
         [&](const OnDemandSampler& s) -> std::optional<std::string> {
             if (auto status = child.poll()) return fmt::format("the program exited with status {}", *status);
             if (s.ended() == SamplerStop::DurationReached) return std::string("--duration reached");
@@ -226,6 +265,35 @@ int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, cons
     return status;
 }
 
+int run_remote_tracing_launch(const LaunchSpec& spec, const RecordOptions& options, const std::string& timer,
+                              const ServerOptions& server_options) {
+    check_outputs(options);
+    Server server(server_options);   // bound before the program starts: a busy port launches nothing
+    StopSignals signals;              // before fork and threads
+    TracedProgram traced(spec, TracedProgram::Settings{timer, server_options.interval_s, true, std::nullopt});
+    LaunchedProcess& child = traced.process();
+    OnDemandTracer on_demand(traced, child.pid(), child.command_line());
+    Profile final_profile;
+    std::string why = serve(
+        on_demand, server, signals,
+        [&](const OnDemandTracer&) -> std::optional<std::string> {
+            if (auto status = child.poll()) return fmt::format("the program exited with status {}", *status);
+            return std::nullopt;
+        },
+        [&](const siginfo_t& info) -> std::optional<std::string> {
+            if (info.si_code != SI_KERNEL) ::kill(child.pid(), info.si_signo);
+            return std::nullopt;
+        },
+        final_profile);
+    int status = child.exited() ? child.wait() : child.stop(std::chrono::milliseconds(2000));
+    if (auto profile = traced.final_profile(status)) {
+        if (options.dump_path) write_profile(*profile, *options.dump_path);
+        if (options.flamegraph_path) write_collapsed_stacks(*profile, *options.flamegraph_path, CollapsedOptions{});
+    }
+    log_line(why);
+    return status;
+}
+
 int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptions& server_options) {
     check_outputs(options);
     Server server(server_options);
@@ -234,9 +302,10 @@ int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptio
     const attach::InterpreterLocation where = attach::locate_interpreter(pid, memory);
     attach::StackWalker walker(where, memory);
     Sampler sampler(walker, options.sampler, attach::read_cmdline(pid));
+    OnDemandSampler on_demand(sampler);
     Profile final_profile;
     std::string why = serve(
-        sampler, server, signals,
+        on_demand, server, signals,
         [&](const OnDemandSampler& s) -> std::optional<std::string> {
             if (process_gone(pid) || s.ended() == SamplerStop::TargetExited) {
                 return fmt::format("process {} exited", pid);
@@ -365,9 +434,14 @@ int run_view_remote(const ViewRemoteOptions& options) {
         ++received;
         const Profile& profile = remote.profile();
         if (options.dump_path) write_profile(profile, *options.dump_path);
-        std::string line = fmt::format("== update {} from {}: {} samples, {} threads, {}, {} watching\n",
-                                       remote.seq(), options.address, profile.total_samples(),
-                                       profile.threads.size(), remote.sampling() ? "sampling" : "not sampling",
+        const bool tracing = profile.info.kind == "tracing";
+        const std::string amount =
+            tracing ? format_duration_ns(static_cast<double>(profile.total_samples()), true) + " traced"
+                    : fmt::format("{} samples", profile.total_samples());
+        std::string line = fmt::format("== update {} from {}: {}, {} threads, {}, {} watching\n", remote.seq(),
+                                       options.address, amount, profile.threads.size(),
+                                       remote.sampling() ? (tracing ? "tracing" : "sampling")
+                                                         : (tracing ? "not tracing" : "not sampling"),
                                        remote.viewers());
         std::fwrite(line.data(), 1, line.size(), stdout);
         if (!options.quiet) {

@@ -23,6 +23,11 @@ std::optional<std::string> token_from(const std::optional<std::string>& option);
 // --flamegraph of `options` get what was sampled. Returns its exit status.
 int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, const ServerOptions& server);
 
+// The same with the tracing profiler inside the program (`timer`: thread,
+// greenlet, wall), traced only while a viewer watches (Python 3.9+).
+int run_remote_tracing_launch(const LaunchSpec& spec, const RecordOptions& options, const std::string& timer,
+                              const ServerOptions& server);
+
 // Serves the profile of process `pid` until it exits or Ctrl-C. Returns 0.
 int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptions& server);
 

@@ -61,16 +61,17 @@ Update UpdateEncoder::diff(const Profile* before, const Profile& after, std::uin
         for (std::size_t n = 0; n < nodes.size(); ++n) {
             const CallNode& node = nodes[n];
             if (n < known) {
-                std::uint64_t old_deep = 0, old_own = 0;
+                std::uint64_t old_deep = 0, old_own = 0, old_calls = 0;
                 if (was) {
                     old_deep = was->tree.node(static_cast<NodeId>(n)).deep;
                     old_own = was->tree.node(static_cast<NodeId>(n)).own;
+                    old_calls = was->tree.node(static_cast<NodeId>(n)).calls;
                 }
-                if (old_deep == node.deep && old_own == node.own) continue;
+                if (old_deep == node.deep && old_own == node.own && old_calls == node.calls) continue;
             } else if (node.deep == 0 && node.own == 0) {
                 continue;
             }
-            tu.changes.push_back(NodeChange{static_cast<std::uint32_t>(n), node.own, node.deep, node.own_lines});
+            tu.changes.push_back(NodeChange{static_cast<std::uint32_t>(n), node.own, node.deep, node.calls, node.own_lines});
         }
         const bool same_identity = was && was->native_id == now.native_id && was->name == now.name;
         if (!same_identity || !tu.new_nodes.empty() || !tu.changes.empty()) u.threads.push_back(std::move(tu));
@@ -147,6 +148,7 @@ void RemoteProfile::apply(const Update& u) {
             CallNode& node = tree.node(c.node);
             node.own = c.own;
             node.deep = c.deep;
+            node.calls = c.calls;
             node.own_lines = c.own_lines;
         }
     }

@@ -169,6 +169,7 @@ void put(Writer& w, const Update& m) {
             previous = c.node;
             w.varint(c.deep);
             w.varint(c.own);
+            w.varint(c.calls);
             w.varint(c.own_lines.size());
             for (auto [line, count] : c.own_lines) {
                 w.svarint(line);
@@ -268,6 +269,7 @@ Update get_update(Reader& r) {
             c.deep = r.varint("deep count");
             c.own = r.varint("own count");
             if (c.own > c.deep) throw ProtocolError("own count above deep count");
+            c.calls = r.varint("calls");
             std::size_t lines = r.count("own lines", 2);
             c.own_lines.reserve(lines);
             for (std::size_t k = 0; k < lines; ++k) {

@@ -20,7 +20,8 @@
 
 namespace profiling::protocol {
 
-inline constexpr std::uint32_t kProtocolVersion = 1;
+// 2: node changes carry CALLS (tracing profiles).
+inline constexpr std::uint32_t kProtocolVersion = 2;
 inline constexpr std::string_view kHelloMagic = "PRFR";          // first bytes of a Hello body
 inline constexpr std::size_t kFrameHeaderBytes = 4;
 inline constexpr std::size_t kMaxViewerMessageBytes = 64 * 1024;           // viewer -> server
@@ -73,6 +74,7 @@ struct NodeChange {
     std::uint32_t node = 0;
     std::uint64_t own = 0;
     std::uint64_t deep = 0;
+    std::uint64_t calls = 0;   // tracing: times the node was entered (0 for sampling)
     std::vector<std::pair<std::int32_t, std::uint64_t>> own_lines;   // replaces the node's lines
 };
 

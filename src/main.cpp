@@ -163,6 +163,8 @@ int main(int argc, char** argv) {
     remote_cmd->add_option("script", remote_script, "The Python program to launch");
     remote_cmd->add_option("--python", remote_launch.python, "Python interpreter to launch (default: python3 on PATH)");
     add_sampling_options(*remote_cmd, remote_options, remote_mode);
+    std::string remote_timer = "thread";
+    add_timer_option(*remote_cmd, remote_timer);
     protocol::add_serve_options(*remote_cmd, remote_serve, true);
 
     RecordOptions live_options;
@@ -263,10 +265,8 @@ int main(int argc, char** argv) {
                 return 2;
             }
             if (!remote_sampling) {
-                std::fprintf(stderr,
-                             "profiling: remote-profile serves sampling profiles only for now; add -S: profiling "
-                             "remote-profile -S ...\n");
-                return 2;
+                return protocol::run_remote_tracing_launch(remote_launch, remote_options, remote_timer,
+                                                           remote_serve.resolved());
             }
             remote_options.sampler.mode = parse_mode(remote_mode);
             return protocol::run_remote_launch(remote_launch, remote_options, remote_serve.resolved());

@@ -172,10 +172,9 @@ private:
     std::shared_ptr<const Profile> latest_;
 };
 
-// Prints why the bootstrap did not run the program (no tracer build, no
-// such script), if it said so; true then.
-bool report_start_failure(const PrivateDirectory& dir, const std::string& python, int status) {
-    auto why = read_text(dir.file("error"));
+// Says why the bootstrap did not run the program (no tracer build, no such
+// script, too old an interpreter), if it did not; true then.
+bool report_start_failure(const std::optional<std::string>& why, const std::string& python, int status) {
     if (!why && status == kTooOldStatus) {
         std::fprintf(stderr,
                      "profiling: %s is older than Python 3.7, which the tracing profiler needs; add -S to sample it "
@@ -189,20 +188,6 @@ bool report_start_failure(const PrivateDirectory& dir, const std::string& python
     std::fprintf(stderr, "profiling: %.*s\n", static_cast<int>(text.size()), text.data());
     return true;
 }
-
-// After the program ended: its profile, or null after saying why there is none.
-std::shared_ptr<const Profile> final_profile(const PrivateDirectory& dir, const std::string& python, int status) {
-    if (report_start_failure(dir, python, status)) return nullptr;
-    ProfileFollower follower(dir.file("profile.prf"));
-    if (auto profile = follower.latest()) return profile;
-    std::fprintf(stderr,
-                 "profiling: the program ended (status %d) before the tracer could write its profile (killed by a "
-                 "signal, or it called os._exit); nothing to show\n",
-                 status);
-    return nullptr;
-}
-
-
 
 std::string summary(const Profile& profile) {
     std::uint64_t calls = 0;
@@ -232,10 +217,8 @@ void deliver(const std::shared_ptr<const Profile>& profile, const TracingOptions
     std::fprintf(stderr, "profiling: %s%s\n", summary(*profile).c_str(), written.c_str());
 }
 
-// Runs the bootstrap to its end, passing signals on as the sampler does.
-int run_to_end(const LaunchSpec& spec) {
-    StopSignals signals;   // before fork: the child resets its own mask
-    LaunchedProcess child(spec);
+// Runs the program to its end, passing signals on as the sampler does.
+int run_to_end(LaunchedProcess& child, StopSignals& signals) {
     while (!child.poll()) {
         if (auto info = signals.wait(20)) {
             // Ctrl-C from the terminal reaches the program too; a signal
@@ -246,14 +229,14 @@ int run_to_end(const LaunchSpec& spec) {
     return child.wait();
 }
 
-int run_live(const LaunchSpec& base, const TracingOptions& options, const PrivateDirectory& dir) {
+int run_live(const LaunchSpec& base, const TracingOptions& options) {
     LaunchSpec spec = base;
     spec.output_path = options.log_path;
-    LaunchedProcess child(spec);
-    ProfileFollower follower(dir.file("profile.prf"));
+    TracedProgram traced(spec, TracedProgram::Settings{options.timer, 1.0, false, std::nullopt});
+    LaunchedProcess& child = traced.process();
     LiveFeed feed;
     feed.snapshot = [&] {
-        auto latest = follower.latest();
+        auto latest = traced.latest();
         Profile copy = latest ? *latest : Profile{};
         if (!latest) copy.info.kind = "tracing";
         return copy;
@@ -262,10 +245,7 @@ int run_live(const LaunchSpec& base, const TracingOptions& options, const Privat
         if (auto status = child.poll()) return fmt::format("the program exited with status {}", *status);
         return std::nullopt;
     };
-    feed.notice = [&]() -> std::optional<std::string> {
-        if (auto why = read_text(dir.file("error"))) return *why;
-        return std::nullopt;
-    };
+    feed.notice = [&] { return traced.start_failure(); };
     feed.output_path = child.output_path();
     options.live(feed);
 
@@ -279,7 +259,7 @@ int run_live(const LaunchSpec& base, const TracingOptions& options, const Privat
         if (!tail.empty()) std::fprintf(stderr, "profiling: the end of its output:\n%s\n", tail.c_str());
     }
     if (options.dump_path || options.flamegraph_path) {
-        if (auto profile = final_profile(dir, base.python, status)) deliver(profile, options, nullptr, false);
+        if (auto profile = traced.final_profile(status)) deliver(profile, options, nullptr, false);
     }
     return status;
 }
@@ -293,16 +273,61 @@ void check_outputs(const TracingOptions& options) {
 
 }  // namespace
 
+struct TracedProgram::Impl {
+    Impl(const LaunchSpec& base, const Settings& settings) : follower(dir.file("profile.prf")) {
+        nlohmann::json config = {
+            {"out", dir.file("profile.prf")}, {"error", dir.file("error")}, {"timer", settings.timer}};
+        if (settings.interval_s > 0) config["interval"] = settings.interval_s;
+        if (settings.on_demand) config["control"] = dir.file("watched");
+        if (settings.timeit) config["timeit"] = {{"args", *settings.timeit}};
+        python = base.python;
+        process = std::make_unique<LaunchedProcess>(bootstrap_spec(base, config));
+    }
+
+    PrivateDirectory dir;
+    ProfileFollower follower;
+    std::string python;
+    std::unique_ptr<LaunchedProcess> process;
+};
+
+TracedProgram::TracedProgram(const LaunchSpec& spec, const Settings& settings)
+    : impl_(std::make_unique<Impl>(spec, settings)) {}
+
+TracedProgram::~TracedProgram() = default;
+
+LaunchedProcess& TracedProgram::process() { return *impl_->process; }
+
+std::shared_ptr<const Profile> TracedProgram::latest() { return impl_->follower.latest(); }
+
+void TracedProgram::set_watched(bool watched) {
+    const std::string control = impl_->dir.file("watched");
+    if (watched) {
+        std::ofstream(control).put('1');
+    } else {
+        std::error_code ignored;
+        fs::remove(control, ignored);
+    }
+}
+
+std::optional<std::string> TracedProgram::start_failure() const { return read_text(impl_->dir.file("error")); }
+
+std::shared_ptr<const Profile> TracedProgram::final_profile(int status) {
+    if (report_start_failure(start_failure(), impl_->python, status)) return nullptr;
+    if (auto profile = impl_->follower.latest()) return profile;
+    std::fprintf(stderr,
+                 "profiling: the program ended (status %d) before the tracer could write its profile (killed by a "
+                 "signal, or it called os._exit); nothing to show\n",
+                 status);
+    return nullptr;
+}
+
 int run_tracing_launch(const LaunchSpec& base, const TracingOptions& options) {
     check_outputs(options);
-    PrivateDirectory dir;
-    nlohmann::json config = {{"out", dir.file("profile.prf")}, {"error", dir.file("error")}, {"timer", options.timer}};
-    if (options.live) {
-        config["interval"] = 1.0;
-        return run_live(bootstrap_spec(base, config), options, dir);
-    }
-    const int status = run_to_end(bootstrap_spec(base, config));
-    auto profile = final_profile(dir, base.python, status);
+    if (options.live) return run_live(base, options);
+    StopSignals signals;   // before fork: the child resets its own mask
+    TracedProgram traced(base, TracedProgram::Settings{options.timer, 0, false, std::nullopt});
+    const int status = run_to_end(traced.process(), signals);
+    auto profile = traced.final_profile(status);
     if (!profile) return status != 0 ? status : 1;
     deliver(profile, options, stderr, true);
     return status;
@@ -310,17 +335,13 @@ int run_tracing_launch(const LaunchSpec& base, const TracingOptions& options) {
 
 int run_timeit(const std::string& python, const std::vector<std::string>& timeit_args, const TracingOptions& options) {
     check_outputs(options);
-    PrivateDirectory dir;
-    nlohmann::json config = {{"out", dir.file("profile.prf")},
-                             {"error", dir.file("error")},
-                             {"timer", options.timer},
-                             {"timeit", {{"args", timeit_args}}}};
     LaunchSpec base;
     base.python = python;
-    const int status = run_to_end(bootstrap_spec(base, config));
-    if (report_start_failure(dir, python, status) || status != 0) return status;
-    ProfileFollower follower(dir.file("profile.prf"));
-    auto profile = follower.latest();
+    StopSignals signals;
+    TracedProgram traced(base, TracedProgram::Settings{options.timer, 0, false, timeit_args});
+    const int status = run_to_end(traced.process(), signals);
+    if (report_start_failure(traced.start_failure(), python, status) || status != 0) return status;
+    auto profile = traced.latest();
     if (!profile) return status;   // --help and the like: nothing was timed
     deliver(profile, options, stdout, true);
     return status;

@@ -33,6 +33,40 @@ struct TracingOptions {
     std::function<void(std::shared_ptr<const Profile>)> show;
 };
 
+// A program launched under the tracer's bootstrap; its profile comes back
+// through a private temporary directory (removed with this object).
+class TracedProgram {
+public:
+    struct Settings {
+        std::string timer = "thread";
+        double interval_s = 0;    // > 0: the profile so far is rewritten this often
+        bool on_demand = false;   // trace only while set_watched(true) (Python 3.9+; before, always)
+        // Set: instead of a program, `python -m timeit ARGS`, then the statement traced.
+        std::optional<std::vector<std::string>> timeit;
+    };
+    // Launches it (LaunchSpec::output_path as for any launch). Throws
+    // profiling::Error when the package or the interpreter cannot be found.
+    TracedProgram(const LaunchSpec& spec, const Settings& settings);
+    ~TracedProgram();
+    TracedProgram(const TracedProgram&) = delete;
+    TracedProgram& operator=(const TracedProgram&) = delete;
+
+    LaunchedProcess& process();
+    // The latest profile written, or null before the first.
+    std::shared_ptr<const Profile> latest();
+    // On demand: traced while watched.
+    void set_watched(bool watched);
+    // Why the bootstrap could not run the program, once it said so.
+    std::optional<std::string> start_failure() const;
+    // After the program ended: its profile, or null after printing why
+    // there is none on stderr.
+    std::shared_ptr<const Profile> final_profile(int status);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 // Runs the program under the tracer; returns its exit status.
 int run_tracing_launch(const LaunchSpec& spec, const TracingOptions& options);
 

@@ -14,6 +14,8 @@ program and its children do not see it):
     timer      'thread', 'greenlet' or 'wall'
     interval   > 0: also write the profile so far to `out` every INTERVAL
                seconds (live-profile reads it), from a thread the tracer ignores
+    control    a file name: trace only while it exists (remote-profile: the
+               server creates it while a viewer watches; Python 3.9+)
     timeit     {"args": [...]}: run `python -m timeit ARGS` and trace the
                timed statement instead of running a program
 
@@ -26,6 +28,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 
 def _write_atomically(path, data):
@@ -52,23 +55,42 @@ def _dump(profiler, path):
 
 
 class _Snapshots(object):
-    """Writes the profile so far every `interval` seconds, for live-profile."""
+    """Writes the profile so far every `interval` seconds (live-profile,
+    remote-profile), from a thread the tracer ignores. With a `control`
+    file (remote-profile, Python 3.9+) it also traces only while that file
+    exists: the `profiling` server creates it while a viewer watches."""
 
-    def __init__(self, profiler, path, interval):
-        self.profiler, self.path, self.interval = profiler, path, interval
+    POLL_S = 0.1
+
+    def __init__(self, profiler, path, interval, control=None):
+        self.profiler, self.path, self.interval, self.control = profiler, path, interval, control
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, name="profiling-snapshots")
         self.thread.daemon = True
 
     def run(self):
-        exclude = getattr(self.profiler._native, "exclude_current_thread", None)
-        if exclude is not None:
-            exclude()
-        while not self.stop.wait(self.interval):
+        self.profiler._native.exclude_current_thread()
+        next_dump = time.monotonic() + self.interval
+        while not self.stop.wait(self.POLL_S if self.control else self.interval):
+            if self.control:
+                self.follow_control()
+                if time.monotonic() < next_dump:
+                    continue
+                next_dump = time.monotonic() + self.interval
             try:
                 _dump(self.profiler, self.path)
-            except Exception:   # a snapshot is best effort; the final dump is not
+            except Exception:   # best effort (nothing traced yet, ...); the final dump is not
                 pass
+
+    def follow_control(self):
+        watched = os.path.exists(self.control)
+        try:
+            if watched and not self.profiler.running:
+                self.profiler.start()
+            elif not watched and self.profiler.running:
+                self.profiler.stop()
+        except RuntimeError:   # another tool holds sys.monitoring's slot: try again later
+            pass
 
     def finish(self):
         self.stop.set()
@@ -120,14 +142,18 @@ def _run_program(config, argv, TracingProfiler):
         _fail(config, "%s: can't open file %r: [Errno %d] %s" % (
             sys.executable, error.filename or argv[0], error.errno, error.strerror), status=2)
     profiler = TracingProfiler(timer=config.get("timer", "thread"))
+    # On demand (remote-profile): traced only while watched. Before 3.9 a
+    # profile function cannot be set on other threads, so it traces throughout.
+    control = config.get("control") if sys.version_info >= (3, 9) else None
     snapshots = None
     if config.get("interval", 0) > 0:
-        snapshots = _Snapshots(profiler, config["out"], config["interval"])
+        snapshots = _Snapshots(profiler, config["out"], config["interval"], control)
         snapshots.thread.start()
-    try:
-        profiler.start()
-    except RuntimeError as error:
-        _fail(config, str(error))
+    if control is None:
+        try:
+            profiler.start()
+        except RuntimeError as error:
+            _fail(config, str(error))
     try:
         function(*arguments)
         _wait_for_threads()
@@ -135,10 +161,13 @@ def _run_program(config, argv, TracingProfiler):
         _wait_for_threads()
         raise
     finally:
-        profiler.stop()
         if snapshots is not None:
             snapshots.finish()
-        _dump(profiler, config["out"])
+        profiler.stop()
+        try:
+            _dump(profiler, config["out"])
+        except RuntimeError:   # on demand and never watched: nothing was traced
+            pass
 
 
 def _run_timeit(config, args, TracingProfiler):

@@ -68,8 +68,8 @@ def kill_all():
 class RemoteServer:
     """`profiling remote-profile` with its stderr collected line by line."""
 
-    def __init__(self, profiling, python, script, script_args=(), bind="127.0.0.1:0", extra=()):
-        args = [profiling, "remote-profile", "-S", "--python", python, "--bind", bind]
+    def __init__(self, profiling, python, script, script_args=(), bind="127.0.0.1:0", extra=(), sampling=True):
+        args = [profiling, "remote-profile"] + (["-S"] if sampling else []) + ["--python", python, "--bind", bind]
         args += list(extra) + [script, "--"] + list(script_args)
         self.proc = spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = []
@@ -162,7 +162,7 @@ def rss_kb(pid):
 
 
 def raw_hello(token=b""):
-    body = b"PRFR" + bytes([1]) + bytes([len(token)]) + token + bytes([3]) + b"raw"
+    body = b"PRFR" + bytes([2]) + bytes([len(token)]) + token + bytes([3]) + b"raw"
     payload = bytes([1]) + body
     return struct.pack("<I", len(payload)) + payload
 
@@ -405,6 +405,35 @@ def test_reconnect(profiling, python, tmp):
             srv2.stop()
 
 
+def test_tracing(profiling, python, tmp):
+    print("tracing: remote-profile without -S serves the tracing profile, traced only while watched")
+    probe = subprocess.run([python, "-c", "import sys; print(sys.version_info >= (3, 9))"], stdout=subprocess.PIPE,
+                           text=True)
+    if probe.stdout.strip() != "True":
+        print("tracing: SKIPPED (on-demand tracing needs Python 3.9+; %s is older)" % python)
+        return
+    client_dump = os.path.join(tmp, "traced-client.prf")
+    srv = RemoteServer(profiling, python, CPU_SPLIT, ["8"], extra=["--interval", "0.3"], sampling=False)
+    try:
+        time.sleep(0.5)
+        check(srv.count(r"tracing started") == 0, "tracing started with nobody watching:\n" + srv.log())
+        v = viewer(profiling, srv.address, "--updates", "4", "--dump", client_dump)
+        out, err = v.communicate(timeout=60)
+        lines = re.findall(r"^== update \d+ from \S+: (\S+) traced, \d+ threads, (tracing|not tracing)", out, re.M)
+        check(len(lines) == 4, "expected 4 tracing updates, got:\n%s%s" % (out[-1500:], err))
+        check(lines and lines[-1][1] == "tracing", "the last update does not say tracing: %r" % (lines,))
+        check("CALLS" in out and "/CALL" in out, "the report of a tracing stream has no CALLS column")
+        check(srv.wait_for(r"tracing started \(1 watching\)", 5), "no 'tracing started' in the log:\n" + srv.log())
+        check(srv.wait_for(r"tracing stopped: nobody is watching", 5),
+              "tracing did not stop when the viewer left:\n" + srv.log())
+        report = subprocess.run([profiling, "view", "--text", client_dump], stdout=subprocess.PIPE, text=True,
+                                timeout=60).stdout
+        calls = [int(m.group(1)) for m in re.finditer(r"^\s*spin \(.*?\)\s+(\d+)\s", report, re.M)]
+        check(calls and sum(calls) > 0, "the saved tracing stream has no calls of spin:\n" + report[:1500])
+    finally:
+        srv.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--profiling", required=True)
@@ -422,6 +451,7 @@ def main():
         "frozen": lambda tmp: test_frozen(args.profiling, args.python, tmp),
         "reconnect": lambda tmp: test_reconnect(args.profiling, args.python, tmp),
         "churn": lambda tmp: test_churn(args.profiling, args.python, tmp, args.churn_seconds),
+        "tracing": lambda tmp: test_tracing(args.profiling, args.python, tmp),
     }
     try:
         with tempfile.TemporaryDirectory(prefix="profiling-remote-") as tmp:
