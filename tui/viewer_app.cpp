@@ -275,7 +275,11 @@ void App::draw_status() {
     std::string line;
     if (info) {
         line = " Python " + (info->python_version.empty() ? std::string("?") : sanitize(info->python_version));
-        line += sep() + sanitize(info->mode.empty() ? "?" : info->mode) + " " + sanitize(info->kind);
+        if (info->kind == "tracing") {   // "tracing, thread timer"
+            line += sep() + "tracing, " + sanitize(info->mode.empty() ? "?" : info->mode) + " timer";
+        } else {                          // "cpu sampling at 1000 Hz"
+            line += sep() + sanitize(info->mode.empty() ? "?" : info->mode) + " " + sanitize(info->kind);
+        }
         if (info->rate_hz > 0) line += fmt::format(" at {:g} Hz", info->rate_hz);
         const bool tracing = info->kind == "tracing";
         // Tracing trees hold nanoseconds, not samples.
