@@ -146,11 +146,7 @@ Welcome describe(const Profile& profile) {
 }
 
 void write_outputs(const Profile& profile, const RecordOptions& options) {
-    if (options.dump_path) write_profile(profile, *options.dump_path);
-    if (options.flamegraph_path) write_collapsed_stacks(profile, *options.flamegraph_path, CollapsedOptions{});
-    std::string written;
-    if (options.dump_path) written += " -> " + *options.dump_path;
-    if (options.flamegraph_path) written += " -> " + *options.flamegraph_path;
+    const std::string written = options.exports.write(profile);
     log_line(fmt::format("{} samples of {} threads in {:.1f} s of sampling{}", profile.total_samples(),
                          profile.threads.size(), profile.info.duration_s, written));
 }
@@ -287,8 +283,7 @@ int run_remote_tracing_launch(const LaunchSpec& spec, const RecordOptions& optio
         final_profile);
     int status = child.exited() ? child.wait() : child.stop(std::chrono::milliseconds(2000));
     if (auto profile = traced.final_profile(status)) {
-        if (options.dump_path) write_profile(*profile, *options.dump_path);
-        if (options.flamegraph_path) write_collapsed_stacks(*profile, *options.flamegraph_path, CollapsedOptions{});
+        options.exports.write(*profile);
     }
     log_line(why);
     return status;

@@ -42,6 +42,15 @@ int report(const Error& error) {
     return 1;
 }
 
+// --dump, --flamegraph, --speedscope: the files a run leaves behind.
+void add_export_options(CLI::App& app, Exports& exports) {
+    app.add_option("--dump", exports.dump, "Save the profile to FILE (.prf); open it with `profiling view`");
+    app.add_option("--flamegraph", exports.flamegraph,
+                   "Write collapsed stacks to FILE for flamegraph.pl, inferno or speedscope");
+    app.add_option("--speedscope", exports.speedscope,
+                   "Write FILE in speedscope's JSON format (one profile per thread) for speedscope.app");
+}
+
 // Sampling options shared by launch and attach.
 void add_sampling_options(CLI::App& app, RecordOptions& options, std::string& mode) {
     app.add_option("--rate", options.sampler.rate_hz, "Samples per second (default 1000)")
@@ -50,9 +59,7 @@ void add_sampling_options(CLI::App& app, RecordOptions& options, std::string& mo
         ->check(CLI::IsMember({"cpu", "wall"}));
     app.add_option("--duration", options.sampler.duration_s, "Stop sampling after this many seconds")
         ->check(CLI::PositiveNumber);
-    app.add_option("--dump", options.dump_path, "Save the profile to FILE (.prf); open it with `profiling view`");
-    app.add_option("--flamegraph", options.flamegraph_path,
-                   "Write collapsed stacks to FILE for flamegraph.pl, inferno or speedscope");
+    add_export_options(app, options.exports);
 }
 
 SampleMode parse_mode(const std::string& mode) { return mode == "wall" ? SampleMode::Wall : SampleMode::Cpu; }
@@ -91,8 +98,7 @@ void add_timer_option(CLI::App& app, std::string& timer) {
 TracingOptions tracing_options(const RecordOptions& record, const std::string& timer) {
     TracingOptions options;
     options.timer = timer;
-    options.dump_path = record.dump_path;
-    options.flamegraph_path = record.flamegraph_path;
+    options.exports = record.exports;
     options.log_path = record.log_path;
     if (on_terminal()) {
         options.show = [](std::shared_ptr<const Profile> profile) {
@@ -194,8 +200,7 @@ int main(int argc, char** argv) {
     timeit_cmd->prefix_command();
     timeit_cmd->allow_extras();
     timeit_cmd->add_option("--python", timeit_python, "Python interpreter (default: python3 on PATH)");
-    timeit_cmd->add_option("--dump", timeit_options.dump_path, "Save the profile to FILE (.prf)");
-    timeit_cmd->add_option("--flamegraph", timeit_options.flamegraph_path, "Write collapsed stacks to FILE");
+    add_export_options(*timeit_cmd, timeit_options.exports);
     add_timer_option(*timeit_cmd, timeit_timer);
 
     DumpOptions dump;
@@ -218,10 +223,12 @@ int main(int argc, char** argv) {
     protocol::ViewRemoteOptions remote_view;
     protocol::add_view_remote_options(*view_cmd, remote_view);
 
-    std::string convert_path, convert_flamegraph;
-    auto* convert_cmd = app.add_subcommand("convert", "Export a saved profile");
+    std::string convert_path;
+    Exports convert_exports;
+    auto* convert_cmd = app.add_subcommand("convert", "Export a saved profile: --flamegraph F and/or --speedscope F");
     convert_cmd->add_option("file", convert_path, "Profile written with --dump")->required();
-    convert_cmd->add_option("--flamegraph", convert_flamegraph, "Write collapsed stacks to FILE")->required();
+    convert_cmd->add_option("--flamegraph", convert_exports.flamegraph, "Write collapsed stacks to FILE");
+    convert_cmd->add_option("--speedscope", convert_exports.speedscope, "Write speedscope JSON to FILE");
 
     try {
         app.parse(own_argc, argv);
@@ -303,7 +310,11 @@ int main(int argc, char** argv) {
             return run_timeit(timeit_python, args, tracing_options(timeit_options, timeit_timer));
         }
         if (*convert_cmd) {
-            write_collapsed_stacks(read_profile(convert_path), convert_flamegraph, CollapsedOptions{});
+            if (!convert_exports.any()) {
+                std::fprintf(stderr, "profiling: convert needs --flamegraph FILE and/or --speedscope FILE\n");
+                return 2;
+            }
+            convert_exports.write(read_profile(convert_path));
             return 0;
         }
         if (!complete_launch(launch, script, program_args)) {

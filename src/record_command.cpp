@@ -71,16 +71,12 @@ double own_cpu_ms() {
 // `report_to` (null: none, the live viewer showed it).
 void write_outputs(const Profile& profile, const RecordOptions& options, std::FILE* report_to) {
     const ProfileInfo& info = profile.info;
-    if (options.dump_path) write_profile(profile, *options.dump_path);
-    if (options.flamegraph_path) write_collapsed_stacks(profile, *options.flamegraph_path, CollapsedOptions{});
-    if (!options.dump_path && !options.flamegraph_path && report_to) {
+    const std::string written = options.exports.write(profile);
+    if (!options.exports.any() && report_to) {
         std::string report = format_text_report(profile, TextReportOptions{});
         std::fwrite(report.data(), 1, report.size(), report_to);
     }
     double achieved = info.duration_s > 0 ? static_cast<double>(info.ticks) / info.duration_s : 0;
-    std::string written;
-    if (options.dump_path) written += " -> " + *options.dump_path;
-    if (options.flamegraph_path) written += " -> " + *options.flamegraph_path;
     std::fprintf(stderr, "profiling: %llu samples of %zu threads in %.1f s (%.0f/s, profiler CPU %.1f ms)%s\n",
                  static_cast<unsigned long long>(profile.total_samples()), profile.threads.size(),
                  info.duration_s, achieved, own_cpu_ms(), written.c_str());
@@ -134,8 +130,7 @@ int run_launch_live(const LaunchSpec& base, const RecordOptions& options) {
 }  // namespace
 
 void check_outputs(const RecordOptions& options) {
-    if (options.dump_path) check_can_write(*options.dump_path);
-    if (options.flamegraph_path) check_can_write(*options.flamegraph_path);
+    options.exports.check_writable();
 }
 
 int run_attach(pid_t pid, const RecordOptions& options) {

@@ -2,6 +2,7 @@
 // then writing what was gathered.
 #pragma once
 
+#include "src/exports.hpp"
 #include "src/launch.hpp"
 #include "src/sampler.hpp"
 
@@ -28,8 +29,7 @@ using LiveViewer = std::function<void(const LiveFeed&)>;
 
 struct RecordOptions {
     SamplerOptions sampler;
-    std::optional<std::string> dump_path;        // --dump F.prf
-    std::optional<std::string> flamegraph_path;  // --flamegraph F (collapsed stacks)
+    Exports exports;                             // --dump, --flamegraph, --speedscope
     // Live mode: `live` shows the profile while it is sampled; quitting it
     // ends sampling. A launched program's stdout and stderr go to `log_path`
     // ("{pid}" becomes its pid) and it is stopped on quit.

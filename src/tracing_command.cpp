@@ -67,7 +67,8 @@ std::string python_package_dir() {
 
 std::string python_literal(const std::string& text) { return nlohmann::json(text).dump(); }
 
-// The bootstrap's exit status on an interpreter older than 3.7.
+// The bootstrap's exit status on an interpreter the tracer does not support
+// (older than 2.7, or 3.0 to 3.5).
 constexpr int kTooOldStatus = 124;
 
 // The bootstrap is in the package directory, or nothing can run.
@@ -83,10 +84,12 @@ void check_package(const std::string& dir) {
 LaunchSpec bootstrap_spec(const LaunchSpec& base, const nlohmann::json& config) {
     check_package(python_package_dir());
     LaunchSpec spec = base;
-    // Written so that any Python parses it: older ones than 3.7 leave with
-    // kTooOldStatus before the bootstrap (3.7+ syntax) is read.
+    // Written so that any Python parses it: the ones the tracer does not
+    // support (before 2.7, 3.0 to 3.5) leave with kTooOldStatus before the
+    // bootstrap (2.7 / 3.6+ syntax) is read.
     spec.interpreter_args = {
-        "-c", fmt::format("import sys; sys.exit({}) if sys.version_info < (3, 7) else None; sys.path.insert(0, {}); "
+        "-c", fmt::format("import sys; sys.exit({}) if sys.version_info < (2, 7) or (3,) <= sys.version_info < (3, 6) "
+                          "else None; sys.path.insert(0, {}); "
                           "import profiling._launch as launch; launch.main()",
                           kTooOldStatus, python_literal(python_package_dir()))};
     spec.environment.emplace_back("PROFILING_LAUNCH", config.dump());
@@ -177,8 +180,8 @@ private:
 bool report_start_failure(const std::optional<std::string>& why, const std::string& python, int status) {
     if (!why && status == kTooOldStatus) {
         std::fprintf(stderr,
-                     "profiling: %s is older than Python 3.7, which the tracing profiler needs; add -S to sample it "
-                     "instead\n",
+                     "profiling: %s is too old for the tracing profiler, which needs Python 2.7 or 3.6+; add -S to "
+                     "sample it instead\n",
                      python.c_str());
         return true;
     }
@@ -201,12 +204,8 @@ std::string summary(const Profile& profile) {
 // --dump and --flamegraph; else the viewer (on a terminal) or the report.
 void deliver(const std::shared_ptr<const Profile>& profile, const TracingOptions& options, std::FILE* report_to,
              bool viewer_allowed) {
-    if (options.dump_path) write_profile(*profile, *options.dump_path);
-    if (options.flamegraph_path) write_collapsed_stacks(*profile, *options.flamegraph_path, CollapsedOptions{});
-    std::string written;
-    if (options.dump_path) written += " -> " + *options.dump_path;
-    if (options.flamegraph_path) written += " -> " + *options.flamegraph_path;
-    if (!options.dump_path && !options.flamegraph_path) {
+    const std::string written = options.exports.write(*profile);
+    if (!options.exports.any()) {
         if (viewer_allowed && options.show) {
             options.show(profile);
         } else if (report_to) {
@@ -258,7 +257,7 @@ int run_live(const LaunchSpec& base, const TracingOptions& options) {
         std::string tail = tail_of(child.output_path(), 10);
         if (!tail.empty()) std::fprintf(stderr, "profiling: the end of its output:\n%s\n", tail.c_str());
     }
-    if (options.dump_path || options.flamegraph_path) {
+    if (options.exports.any()) {
         if (auto profile = traced.final_profile(status)) deliver(profile, options, nullptr, false);
     }
     return status;
@@ -267,8 +266,7 @@ int run_live(const LaunchSpec& base, const TracingOptions& options) {
 // --dump and --flamegraph must be writable before the program runs, or
 // what it took to profile would be lost at the end.
 void check_outputs(const TracingOptions& options) {
-    if (options.dump_path) check_can_write(*options.dump_path);
-    if (options.flamegraph_path) check_can_write(*options.flamegraph_path);
+    options.exports.check_writable();
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "profiling/profile.hpp"
+#include "src/exports.hpp"
 #include "src/launch.hpp"
 #include "src/record_command.hpp"
 
@@ -22,8 +23,7 @@ namespace profiling {
 
 struct TracingOptions {
     std::string timer = "thread";                 // thread, greenlet or wall
-    std::optional<std::string> dump_path;         // --dump F.prf
-    std::optional<std::string> flamegraph_path;   // --flamegraph F
+    Exports exports;                              // --dump, --flamegraph, --speedscope
     // Live: shows the profile while the program runs (its output goes to
     // `log_path`); quitting stops the program.
     LiveViewer live;

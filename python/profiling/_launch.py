@@ -23,6 +23,9 @@ The program runs as `python SCRIPT` would run it: sys.argv, sys.path[0] and
 a fresh __main__ namespace are its own; SystemExit and exceptions behave the
 same (the exit status passes through). Files are written to a temporary
 name and renamed, so the reader never sees half a profile.
+
+Written for Python 2.7 and 3.6+ alike (the `profiling` command refuses others
+before this file is read).
 """
 import json
 import os
@@ -30,20 +33,34 @@ import sys
 import threading
 import time
 
+try:
+    import builtins as _builtins
+except ImportError:   # 2.7
+    import __builtin__ as _builtins
+
+# Runs the program's compiled code in its namespace, as a direct C call (no
+# frame of ours between the tracer's start and the program). On 2.7 exec is a
+# statement; eval runs an "exec" code object the same way.
+_run_code = getattr(_builtins, "exec", None) or _builtins.eval
+# os.replace is 3.3+; on POSIX rename replaces atomically too.
+_replace = getattr(os, "replace", os.rename)
+_monotonic = getattr(time, "monotonic", time.time)   # 3.3+
+
 
 def _write_atomically(path, data):
     temporary = "%s.tmp%d" % (path, os.getpid())
     with open(temporary, "wb") as f:
         f.write(data)
-    os.replace(temporary, path)
+    _replace(temporary, path)
 
 
 def _fail(config, message, status=125):
     """Tells the `profiling` command why tracing did not start (it prints
     the message), then exits."""
     try:
-        _write_atomically(config["error"], message.encode("utf-8", "replace"))
-    except (KeyError, OSError):
+        data = message if isinstance(message, bytes) else message.encode("utf-8", "replace")   # 2.7: str is bytes
+        _write_atomically(config["error"], data)
+    except (KeyError, EnvironmentError):   # (EnvironmentError is OSError on 3; 2.7's open raises IOError)
         sys.stderr.write("profiling: %s\n" % message)
     sys.exit(status)
 
@@ -51,7 +68,7 @@ def _fail(config, message, status=125):
 def _dump(profiler, path):
     temporary = "%s.tmp%d" % (path, os.getpid())
     profiler.dump(temporary)
-    os.replace(temporary, path)
+    _replace(temporary, path)
 
 
 class _Snapshots(object):
@@ -70,13 +87,13 @@ class _Snapshots(object):
 
     def run(self):
         self.profiler._native.exclude_current_thread()
-        next_dump = time.monotonic() + self.interval
+        next_dump = _monotonic() + self.interval
         while not self.stop.wait(self.POLL_S if self.control else self.interval):
             if self.control:
                 self.follow_control()
-                if time.monotonic() < next_dump:
+                if _monotonic() < next_dump:
                     continue
-                next_dump = time.monotonic() + self.interval
+                next_dump = _monotonic() + self.interval
             try:
                 _dump(self.profiler, self.path)
             except Exception:   # best effort (nothing traced yet, ...); the final dump is not
@@ -108,12 +125,12 @@ def _wait_for_threads():
 
 def _main_namespace(path):
     """A fresh __main__ for the program, like `python SCRIPT` gives it."""
-    import builtins
     main = sys.modules["__main__"]
     namespace = main.__dict__
     namespace.clear()
-    namespace.update(__name__="__main__", __doc__=None, __package__=None, __spec__=None,
-                     __loader__=None, __builtins__=builtins, __file__=path, __cached__=None)
+    namespace.update(__name__="__main__", __doc__=None, __package__=None, __builtins__=_builtins, __file__=path)
+    if sys.version_info[0] >= 3:
+        namespace.update(__spec__=None, __loader__=None, __cached__=None)
     return namespace
 
 
@@ -132,13 +149,13 @@ def _program(argv):
     with open(script, "rb") as f:
         source = f.read()
     code = compile(source, script, "exec", dont_inherit=True)
-    return exec, (code, _main_namespace(script))
+    return _run_code, (code, _main_namespace(script))
 
 
 def _run_program(config, argv, TracingProfiler):
     try:
         function, arguments = _program(argv)
-    except OSError as error:   # as python says it, with the same status
+    except EnvironmentError as error:   # as python says it, with the same status (2.7: IOError)
         _fail(config, "%s: can't open file %r: [Errno %d] %s" % (
             sys.executable, error.filename or argv[0], error.errno, error.strerror), status=2)
     profiler = TracingProfiler(timer=config.get("timer", "thread"))
@@ -174,14 +191,23 @@ def _run_timeit(config, args, TracingProfiler):
     """`python -m timeit ARGS` (its own output, untouched), then the timed
     statement traced as many times as timeit ran it per repeat, without the
     setup."""
-    import contextlib
-    import io
     import re
     import timeit
     sys.argv = ["-m", "timeit"] + list(args)   # the profile's command line
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        status = timeit.main(args)
+    if sys.version_info[0] >= 3:
+        import contextlib
+        import io
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            status = timeit.main(args)
+    else:   # 2.7: no redirect_stdout, and its timeit prints str, which io.StringIO refuses
+        import StringIO
+        printed = StringIO.StringIO()
+        stdout, sys.stdout = sys.stdout, printed
+        try:
+            status = timeit.main(args)
+        finally:
+            sys.stdout = stdout
     sys.stdout.write(printed.getvalue())
     sys.stdout.flush()
     if status:
@@ -206,8 +232,9 @@ class _TimeitPlan(object):
 
     def __init__(self, args):
         import getopt
-        opts, rest = getopt.getopt(args, "n:u:s:r:pvh", ["number=", "setup=", "repeat=", "process",
-                                                         "verbose", "unit=", "help"])
+        # (-t/--time and -c/--clock: before 3.7 only.)
+        opts, rest = getopt.getopt(args, "n:u:s:r:tcpvh", ["number=", "setup=", "repeat=", "time", "clock",
+                                                           "process", "verbose", "unit=", "help"])
         setup = [value for option, value in opts if option in ("-s", "--setup")]
         self.setup = "\n".join(setup) or "pass"
         self.stmt = "\n".join(rest) or "pass"

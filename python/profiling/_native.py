@@ -3,24 +3,39 @@ the running interpreter.
 
 The build writes one module per ABI into BUILD/python/ as
 ``_tracer_<tag><EXT_SUFFIX>``, where tag is ``sys.implementation.cache_tag``
-without the dash plus ``sys.abiflags`` (``_tracer_cpython312.cpython-312-x86_64-linux-gnu.so``).
+without the dash plus ``sys.abiflags`` (``_tracer_cpython312.cpython-312-x86_64-linux-gnu.so``;
+on 2.7, which has neither, ``_tracer_cpython27.so``).
 Looked for, in order:
 
   1. ``$PROFILING_BUILD_DIR/python`` and ``$PROFILING_BUILD_DIR``;
   2. this package's directory (an installed copy);
   3. ``build/python`` of the source tree this package lives in (``python/../build``).
 """
-import importlib.machinery
-import importlib.util
 import os
 import sys
+
+try:
+    import importlib.machinery
+    import importlib.util
+except ImportError:   # 2.7
+    importlib = None
+    import imp
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(PACKAGE_DIR))
 
 
 def abi_tag():
-    return sys.implementation.cache_tag.replace("-", "") + getattr(sys, "abiflags", "")
+    implementation = getattr(sys, "implementation", None)   # 3.3+
+    if implementation is None:
+        return "cpython%d%d" % sys.version_info[:2]
+    return implementation.cache_tag.replace("-", "") + getattr(sys, "abiflags", "")
+
+
+def extension_suffixes():
+    if importlib is not None:
+        return list(importlib.machinery.EXTENSION_SUFFIXES)
+    return [suffix for suffix, _, kind in imp.get_suffixes() if kind == imp.C_EXTENSION]
 
 
 def search_dirs():
@@ -36,7 +51,7 @@ def search_dirs():
 def find_extension():
     name = "_tracer_" + abi_tag()
     for directory in search_dirs():
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        for suffix in extension_suffixes():
             path = os.path.join(directory, name + suffix)
             if os.path.isfile(path):
                 return path
@@ -56,7 +71,11 @@ def load():
             "    meson setup --reconfigure build -Dpython_interpreters=python3,%s && ninja -C build\n"
             "(or set PROFILING_BUILD_DIR to the build directory that has it)"
             % (sys.version_info[0], sys.version_info[1], sys.executable, abi_tag(), abi_tag(),
-               importlib.machinery.EXTENSION_SUFFIXES[0], ", ".join(search_dirs()), sys.executable))
+               extension_suffixes()[0], ", ".join(search_dirs()), sys.executable))
+    if importlib is None:   # 2.7: its entry point is init_tracer, after the name's last part
+        module = imp.load_dynamic("profiling._tracer", path)
+        sys.modules["profiling._tracer"] = module
+        return module
     spec = importlib.util.spec_from_file_location("profiling._tracer", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,5 +1,8 @@
 // profiling._tracer: the deterministic tracing profiler, in process.
 //
+// Builds for Python 2.7 and 3.6+ (the 2.7 differences, in PY_MAJOR_VERSION < 3
+// blocks: init_tracer instead of PyInit__tracer, str (bytes) names, ints).
+//
 // Events: sys.monitoring (PEP 669) on 3.12+, PyEval_SetProfile before. Each
 // thread builds its own call tree (one node per call path) holding CALLS and
 // OWN nanoseconds; DEEP is computed when the profile is taken (a node's OWN
@@ -21,8 +24,15 @@
 // profiling::Profile -> .prf (encode_profile) / collapsed stacks, the code the
 // `profiling` command uses.
 #define PY_SSIZE_T_CLEAN
+// 2.7's headers declare `register` parameters, which C++17 dropped.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wregister"
 #include <Python.h>
 #include <frameobject.h>
+#if PY_VERSION_HEX < 0x03070000
+#include <pythread.h>   // (in Python.h from 3.7)
+#endif
+#pragma GCC diagnostic pop
 
 #include "_timer.hpp"
 #include "profiling/errors.hpp"
@@ -163,6 +173,47 @@ __attribute__((tls_model("initial-exec"))) thread_local std::uint64_t tls_genera
 // for the rest of the thread's life.
 thread_local bool tls_excluded = false;
 
+// The text of a name: str (bytes on 2.7, which may also hand over unicode) or
+// unicode, as UTF-8; false (no error set) for anything else.
+bool text_of(PyObject* object, std::string& out) {
+    if (object == nullptr) return false;
+#if PY_MAJOR_VERSION < 3
+    if (PyString_Check(object)) {
+        out.assign(PyString_AS_STRING(object), static_cast<std::size_t>(PyString_GET_SIZE(object)));
+        return true;
+    }
+    if (PyUnicode_Check(object)) {
+        PyObject* bytes = PyUnicode_AsUTF8String(object);
+        if (bytes == nullptr) {
+            PyErr_Clear();
+            return false;
+        }
+        out.assign(PyString_AS_STRING(bytes), static_cast<std::size_t>(PyString_GET_SIZE(bytes)));
+        Py_DECREF(bytes);
+        return true;
+    }
+    return false;
+#else
+    if (!PyUnicode_Check(object)) return false;
+    const char* s = PyUnicode_AsUTF8(object);
+    if (s == nullptr) {
+        PyErr_Clear();
+        return false;
+    }
+    out = s;
+    return true;
+#endif
+}
+
+// A str of this version (bytes on 2.7) from UTF-8.
+inline PyObject* str_from(const char* s) {
+#if PY_MAJOR_VERSION < 3
+    return PyString_FromString(s);
+#else
+    return PyUnicode_FromString(s);
+#endif
+}
+
 [[gnu::always_inline]] inline std::uint64_t now(ThreadData* t) {
     if (g.mode == TimerMode::Wall) [[unlikely]] return profiling::tracer::g_wall_clock.now();
     return t->clock.now();
@@ -186,9 +237,7 @@ std::string current_thread_name() {
         PyObject* key = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
         PyObject* thread = active && key && PyDict_Check(active) ? PyDict_GetItem(active, key) : nullptr;
         PyObject* text = thread ? PyObject_GetAttrString(thread, "name") : nullptr;
-        if (text && PyUnicode_Check(text)) {
-            if (const char* s = PyUnicode_AsUTF8(text)) name = s;
-        }
+        if (!text_of(text, name)) name.clear();
         Py_XDECREF(text);
         Py_XDECREF(key);
         Py_XDECREF(active);
@@ -302,6 +351,12 @@ void remember_c_name(const void* key, PyObject* callable);
 inline const void* c_key(PyObject* callable) {
     PyTypeObject* type = Py_TYPE(callable);
     if (type == &PyFunction_Type || type == &PyMethod_Type) return nullptr;
+#if PY_MAJOR_VERSION < 3
+    // 2.7 reports C calls of builtin functions and bound methods only (and
+    // does not export the method descriptor type).
+    if (PyCFunction_Check(callable)) return reinterpret_cast<PyCFunctionObject*>(callable)->m_ml;
+    return nullptr;
+#else
 #if PY_VERSION_HEX >= 0x03090000
     if (type == &PyCFunction_Type || type == &PyCMethod_Type || PyCFunction_Check(callable)) {
 #else
@@ -311,9 +366,11 @@ inline const void* c_key(PyObject* callable) {
     }
     if (type == &PyMethodDescr_Type) return reinterpret_cast<PyMethodDescrObject*>(callable)->d_method;
     return nullptr;
+#endif
 }
 
-// Names a C function the way cProfile does.
+// Names a C function the way cProfile does (on 2.7 as 2.7's does: <len>,
+// <time.sleep>, where module functions have no self).
 void remember_c_name(const void* key, PyObject* callable) {
     if (g.c_names.count(key)) return;
     CFunctionName name;
@@ -321,6 +378,20 @@ void remember_c_name(const void* key, PyObject* callable) {
         auto* fn = reinterpret_cast<PyCFunctionObject*>(callable);
         name.function = fn->m_ml->ml_name;
         PyObject* self = fn->m_self;
+#if PY_MAJOR_VERSION < 3
+        if (self == nullptr || PyModule_Check(self)) {
+            std::string module;
+            if (text_of(fn->m_module, module) && module != "__builtin__") {
+                name.qualname = "<" + module + "." + name.function + ">";
+            } else {
+                name.qualname = "<" + name.function + ">";
+            }
+        } else {
+            name.qualname = "<method '" + name.function + "' of '" + Py_TYPE(self)->tp_name + "' objects>";
+        }
+        g.c_names.emplace(key, std::move(name));
+        return;
+#else
         if (self == nullptr || PyModule_Check(self)) {
             PyObject* module = fn->m_module;
             if (module != nullptr && PyUnicode_Check(module)) {
@@ -333,11 +404,16 @@ void remember_c_name(const void* key, PyObject* callable) {
         } else {
             name.qualname = "<method '" + name.function + "' of '" + Py_TYPE(self)->tp_name + "' objects>";
         }
+#endif
     } else {
         auto* descr = reinterpret_cast<PyMethodDescrObject*>(callable);
         name.function = descr->d_method->ml_name;
-        name.qualname =
-            "<method '" + name.function + "' of '" + descr->d_common.d_type->tp_name + "' objects>";
+#if PY_MAJOR_VERSION < 3
+        PyTypeObject* owner = descr->d_type;
+#else
+        PyTypeObject* owner = descr->d_common.d_type;
+#endif
+        name.qualname = "<method '" + name.function + "' of '" + owner->tp_name + "' objects>";
     }
     g.c_names.emplace(key, std::move(name));
 }
@@ -400,9 +476,12 @@ PyObject* thread_hook(PyObject*, PyObject* tuple) {
     }
     PyEval_SetProfile(profile_func, nullptr);
     if (t && PyFrame_Check(args[0])) {
-        const char* event = PyUnicode_AsUTF8(args[1]);
-        if (event == nullptr) return nullptr;
-        if (std::string(event) == "call") {
+        std::string event;
+        if (!text_of(args[1], event)) {
+            PyErr_SetString(PyExc_TypeError, "_thread_hook: the event is not a str");
+            return nullptr;
+        }
+        if (event == "call") {
             PyCodeObject* code = frame_code(reinterpret_cast<PyFrameObject*>(args[0]));
             enter(t, code, Kind::Python, reinterpret_cast<PyObject*>(code));
         }
@@ -622,7 +701,7 @@ PyObject* py_exclude_current_thread(PyObject*, PyObject*) {
 PyObject* py_clock_kind(PyObject*, PyObject*) {
     ThreadCpuClock clock;
     clock.open(profiling::tracer::ClockKind::Auto);
-    PyObject* kind = PyUnicode_FromString(clock.kind());
+    PyObject* kind = str_from(clock.kind());
     clock.close();
     return kind;
 }
@@ -644,14 +723,11 @@ profiling::Profile snapshot(PyObject* names) {
         profiling::FrameInfo info;
         if (kind == Kind::Python) {
             auto* code = static_cast<PyCodeObject*>(const_cast<void*>(node.key));
-            const char* s = PyUnicode_AsUTF8(code->co_name);
-            info.function = s ? s : "?";
+            if (!text_of(code->co_name, info.function)) info.function = "?";
 #if PY_VERSION_HEX >= 0x030B0000
-            s = PyUnicode_AsUTF8(code->co_qualname);
-            if (s) info.qualname = s;
+            if (std::string qualname; text_of(code->co_qualname, qualname)) info.qualname = qualname;
 #endif
-            s = PyUnicode_AsUTF8(code->co_filename);
-            info.file = s ? s : "?";
+            if (!text_of(code->co_filename, info.file)) info.file = "?";
             info.first_line = code->co_firstlineno;
             PyErr_Clear();
         } else {
@@ -674,9 +750,7 @@ profiling::Profile snapshot(PyObject* names) {
             PyObject* key = PyLong_FromUnsignedLongLong(thread->thread_id);
             PyObject* name = key ? PyDict_GetItem(names, key) : nullptr;
             Py_XDECREF(key);
-            if (name && PyUnicode_Check(name)) {
-                if (const char* s = PyUnicode_AsUTF8(name)) out.name = s;
-            }
+            if (std::string text; text_of(name, text)) out.name = text;
             PyErr_Clear();
         }
         std::vector<profiling::NodeId> mapped(thread->nodes.size(), profiling::CallTree::kRoot);
@@ -706,8 +780,8 @@ bool set_info(profiling::Profile& profile, PyObject* info) {
         PyErr_SetString(PyExc_TypeError, "info must be a dict");
         return false;
     }
-    if (PyObject* v = PyDict_GetItemString(info, "command"); v && PyUnicode_Check(v)) {
-        if (const char* s = PyUnicode_AsUTF8(v)) profile.info.command = s;
+    if (std::string command; text_of(PyDict_GetItemString(info, "command"), command)) {
+        profile.info.command = command;
     }
     if (PyObject* v = PyDict_GetItemString(info, "duration_s"); v && PyFloat_Check(v)) {
         double d = PyFloat_AsDouble(v);
@@ -716,6 +790,11 @@ bool set_info(profiling::Profile& profile, PyObject* info) {
     if (PyObject* v = PyDict_GetItemString(info, "started_unix_ms"); v && PyLong_Check(v)) {
         profile.info.started_unix_ms = PyLong_AsLongLong(v);
     }
+#if PY_MAJOR_VERSION < 3
+    else if (v && PyInt_Check(v)) {
+        profile.info.started_unix_ms = PyInt_AS_LONG(v);
+    }
+#endif
     PyErr_Clear();
     return true;
 }
@@ -765,7 +844,11 @@ PyObject* py_save_flamegraph(PyObject*, PyObject* args) {
     const char* path;
     PyObject* names;
     int per_thread = 0;
+#if PY_MAJOR_VERSION < 3
+    if (!PyArg_ParseTuple(args, "sO|i", &path, &names, &per_thread)) return nullptr;   // no "p" before 3.3
+#else
     if (!PyArg_ParseTuple(args, "sO|p", &path, &names, &per_thread)) return nullptr;
+#endif
     return guarded([&]() -> PyObject* {
         profiling::Profile profile = snapshot(names);
         profiling::CollapsedOptions options;
@@ -851,12 +934,24 @@ PyMethodDef methods[] = {
     {nullptr, nullptr, 0, nullptr},
 };
 
+#if PY_MAJOR_VERSION >= 3
 PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "_tracer", "The tracing profiler's native part.", -1, methods,
     nullptr, nullptr, nullptr, nullptr,
 };
+#endif
 
 }  // namespace
+
+#if PY_MAJOR_VERSION < 3
+// 2.7: _native.py loads the file as profiling._tracer (imp.load_dynamic), so
+// the entry point is init_tracer, whatever the file's ABI-tagged name.
+PyMODINIT_FUNC init_tracer() {
+    PyObject* module = Py_InitModule3("_tracer", methods, "The tracing profiler's native part.");   // borrowed
+    if (!module) return;
+    PyModule_AddIntConstant(module, "USES_SYS_MONITORING", 0);
+}
+#else
 
 PyMODINIT_FUNC PyInit__tracer() {
     PyObject* module = PyModule_Create(&module_def);
@@ -873,3 +968,4 @@ PyMODINIT_FUNC PyInit__tracer() {
 #endif
     return module;
 }
+#endif

@@ -15,10 +15,20 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
 from profiling import _native
+
+try:
+    _DEVNULL = subprocess.DEVNULL   # 3.3+
+except AttributeError:
+    _DEVNULL = None   # 2.7: opened per use
+
+
+def _fspath(path):
+    return os.fspath(path) if hasattr(os, "fspath") else path   # 3.6+
 
 __all__ = ["SamplingProfiler"]
 
@@ -39,11 +49,15 @@ class SamplingProfiler(object):
             raise RuntimeError("the sampling profiler is already running")
         argv = [self._binary, "attach", str(os.getpid()), "--rate", str(self.rate), "--mode", self.mode,
                 "--dump", self._path]
-        self._helper = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE)
+        stdin = _DEVNULL if _DEVNULL is not None else open(os.devnull, "rb")
+        try:
+            self._helper = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        finally:
+            if stdin is not _DEVNULL:
+                stdin.close()
         time.sleep(settle)
         if self._helper.poll() is not None:
-            err = self._helper.stderr.read().decode(errors="replace")
+            err = self._helper.stderr.read().decode("utf-8", "replace")
             self._helper = None
             raise RuntimeError("profiling attach failed: %s" % err.strip())
 
@@ -52,9 +66,12 @@ class SamplingProfiler(object):
         if helper is None:
             return
         helper.send_signal(signal.SIGINT)
-        _, err = helper.communicate(timeout=60)
+        if sys.version_info >= (3, 3):
+            _, err = helper.communicate(timeout=60)
+        else:   # no timeout before 3.3
+            _, err = helper.communicate()
         if not os.path.exists(self._path):
-            raise RuntimeError("profiling attach wrote no profile: %s" % err.decode(errors="replace").strip())
+            raise RuntimeError("profiling attach wrote no profile: %s" % err.decode("utf-8", "replace").strip())
         self._has_profile = True
 
     def __enter__(self):
@@ -71,10 +88,10 @@ class SamplingProfiler(object):
 
     def dump(self, path):
         """Saves the profile as a .prf file."""
-        shutil.copyfile(self._profile_path(), os.fspath(path))
+        shutil.copyfile(self._profile_path(), _fspath(path))
 
     def save_as_flamegraph(self, path):
-        subprocess.check_call([self._binary, "convert", self._profile_path(), "--flamegraph", os.fspath(path)])
+        subprocess.check_call([self._binary, "convert", self._profile_path(), "--flamegraph", _fspath(path)])
 
     def run_viewer(self, *args):
         return subprocess.call([self._binary, "view", self._profile_path()] + list(args))

@@ -10,7 +10,8 @@
     profiler.run_viewer()
 
 Every thread is traced while the profiler runs. One TracingProfiler runs at a
-time in a process; starting another one starts a new profile.
+time in a process; starting another one starts a new profile. Python 2.7 and
+3.6+ (this file is written for both).
 """
 import os
 import subprocess
@@ -22,6 +23,19 @@ import time
 from profiling import _native
 
 _tracer = _native.load()   # ImportError, saying how to build it, if not built for this interpreter
+
+_perf_counter = getattr(time, "perf_counter", time.time)   # 3.3+
+
+
+def _fspath(path):
+    """os.fspath (3.6+); on 2.7 a str, unicode encoded for the filesystem."""
+    if hasattr(os, "fspath"):
+        return os.fspath(path)
+    if isinstance(path, str):
+        return path
+    if isinstance(path, unicode):   # noqa: F821 (2.7 only)
+        return path.encode(sys.getfilesystemencoding() or "utf-8")
+    raise TypeError("expected str or unicode, not %s" % type(path).__name__)
 
 __all__ = ["TracingProfiler", "TIMERS"]
 
@@ -80,7 +94,7 @@ class TracingProfiler(object):
         self._remember_thread_names()
         if not self._started_unix_ms:
             self._started_unix_ms = int(time.time() * 1000)
-        self._started_at = time.perf_counter()
+        self._started_at = _perf_counter()
         if native.USES_SYS_MONITORING:
             monitoring = sys.monitoring
             tool = monitoring.PROFILER_ID
@@ -119,7 +133,7 @@ class TracingProfiler(object):
         if self._greenlet is not None:
             self._greenlet.settrace(self._old_greenlet_trace)
             self._greenlet = self._old_greenlet_trace = None
-        self._duration += time.perf_counter() - self._started_at
+        self._duration += _perf_counter() - self._started_at
         self._running = False
         self._remember_thread_names()
 
@@ -163,7 +177,7 @@ class TracingProfiler(object):
     def _info(self):
         duration = self._duration
         if self._running:
-            duration += time.perf_counter() - self._started_at
+            duration += _perf_counter() - self._started_at
         return {"command": " ".join([sys.executable] + sys.argv), "duration_s": float(duration),
                 "started_unix_ms": self._started_unix_ms}
 
@@ -176,7 +190,7 @@ class TracingProfiler(object):
     def dump(self, path):
         """Writes the profile as a .prf file (`profiling view PATH` opens it)."""
         self._check_profile()
-        self._native.dump(os.fspath(path), self._names, self._info())
+        self._native.dump(_fspath(path), self._names, self._info())
 
     def dumps(self):
         """The profile as the bytes of a .prf file: what dump() writes, without a file."""
@@ -186,7 +200,7 @@ class TracingProfiler(object):
     def save_as_flamegraph(self, path, per_thread=False):
         """Writes collapsed stacks (`a;b;c OWN_NS`) for flamegraph.pl, inferno or speedscope."""
         self._check_profile()
-        self._native.save_flamegraph(os.fspath(path), self._names, bool(per_thread))
+        self._native.save_flamegraph(_fspath(path), self._names, bool(per_thread))
 
     def run_viewer(self, *args):
         """Shows the profile with `profiling view` (arguments are passed on); returns its exit status."""

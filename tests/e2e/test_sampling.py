@@ -9,7 +9,8 @@ Checks, each against what the target itself does:
   * each thread gets its own tree (--threads view);
   * a target killed mid-profile (attach and launch) still yields a readable dump;
   * attach leaves the target running and untraced after Ctrl-C;
-  * --flamegraph output follows the collapsed format strictly.
+  * --flamegraph output follows the collapsed format strictly; --speedscope
+    holds the same counts per function.
 With --error-cases (one interpreter is enough): corrupted, truncated and
 future-version dumps are rejected with one clear line.
 Exit 0 pass, 1 fail, 77 skip (interpreter missing).
@@ -66,8 +67,9 @@ def frame_name(frame):
 
 def test_cpu_split(args, tmp):
     flame = os.path.join(tmp, "split.txt")
+    speedscope = os.path.join(tmp, "split.speedscope.json")
     result = run([args.profiling, "-S", "--python", args.python, "--rate", "500", "--flamegraph", flame,
-                  os.path.join(TARGETS, "cpu_split.py"), "--", "3"])
+                  "--speedscope", speedscope, os.path.join(TARGETS, "cpu_split.py"), "--", "3"])
     check(result.returncode == 0, "cpu_split run failed: %s" % result.stderr.decode())
     stacks = parse_collapsed(open(flame, encoding="utf-8").read())
     totals = {"light": 0, "medium": 0, "heavy": 0}
@@ -83,6 +85,19 @@ def test_cpu_split(args, tmp):
         check(abs(got - expected) <= 3, "%s: expected %d%% of samples, got %.1f%% (%r)" % (fn, expected, got, totals))
     # Every stack ends in the program's own code, outermost first.
     check(any(frame_name(f[-1]) == "spin" for f, _ in stacks), "no stack ends in spin()")
+    # The speedscope file holds the same samples: per function, the same counts.
+    doc = json.load(open(speedscope, encoding="utf-8"))
+    check(doc.get("$schema") == "https://www.speedscope.app/file-format-schema.json", "speedscope: no $schema")
+    names = [f["name"] for f in doc["shared"]["frames"]]
+    scope = {"light": 0, "medium": 0, "heavy": 0}
+    for profile in doc["profiles"]:
+        check(profile["type"] == "sampled" and len(profile["samples"]) == len(profile["weights"]),
+              "speedscope: malformed profile %r" % profile.get("name"))
+        for sample, weight in zip(profile["samples"], profile["weights"]):
+            for fn in scope:
+                if fn in [names[i] for i in sample]:
+                    scope[fn] += weight
+    check(scope == totals, "speedscope and collapsed stacks disagree: %r vs %r" % (scope, totals))
 
 
 def test_launch_passthrough(args, tmp):

@@ -61,17 +61,31 @@ def has_build(python, env):
     return probe.returncode == 0 and probe.stdout.strip() != b""
 
 
-def check_results(results, label):
+def version_of(python, env):
+    out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env, timeout=60).stdout.decode().strip()
+    return tuple(int(x) for x in out.split("."))
+
+
+def c_function_name(version, module, name):
+    """A builtin function's name in the profile: cProfile's for that version
+    (<built-in method builtins.len> on 3, <len> on 2.7)."""
+    if version >= (3,):
+        return "<built-in method %s.%s>" % (module, name)
+    return "<%s>" % name if module in ("builtins", "__builtin__") else "<%s.%s>" % (module, name)
+
+
+def check_results(results, label, version):
     calls = results["calls"]
     functions = calls["functions"]
     count = lambda name: functions.get(name, {}).get("calls", 0)
+    len_name = c_function_name(version, "builtins", "len")
     # fib(10) in the main thread (177 calls) + 3 threads x 5 x fib(5) (15 calls each).
     check(count("fib") == 177 + 3 * 5 * 15, "fib was called %d times, expected %d" % (count("fib"), 402))
     check(count("gen") == 6, "gen was entered %d times, expected 6 (start + 5 resumes)" % count("gen"))
     check(count("raiser") == 4, "raiser was called %d times, expected 4" % count("raiser"))
     check(count("catcher") == 1, "catcher was called %d times, expected 1" % count("catcher"))
-    check(count("<built-in method builtins.len>") >= 7, "len() counted %d times, expected >= 7"
-          % count("<built-in method builtins.len>"))
+    check(count(len_name) >= 7, "len() counted %d times as %s, expected >= 7" % (count(len_name), len_name))
     check(count("<method 'append' of 'list' objects>") >= 5, "list.append counted %d times, expected >= 5"
           % count("<method 'append' of 'list' objects>"))
     check(count("worker") == 3, "worker ran %d times, expected 3 (one per thread)" % count("worker"))
@@ -138,9 +152,11 @@ def check_missing_build(python, label):
 SAMPLING_SCRIPT = r"""
 import sys, time
 from profiling.sampling import SamplingProfiler
+# (no thread_time before 3.7: the process's CPU clock, the program being one thread)
+clock = getattr(time, "thread_time", None) or getattr(time, "process_time", None) or time.clock
 def spin_for_sampler():
-    end = time.thread_time() + 0.4
-    while time.thread_time() < end:
+    end = clock() + 0.4
+    while clock() < end:
         pass
 profiler = SamplingProfiler(rate=500)
 with profiler:
@@ -300,7 +316,7 @@ def main():
     env = environment(os.path.abspath(args.build_dir))
     if not has_build(args.python, env):
         print("SKIP %s: profiling._tracer is not built for %s (see the python_interpreters option; "
-              "the tracer needs Python 3.7+)" % (label, args.python))
+              "the tracer needs Python 2.7 or 3.6+)" % (label, args.python))
         return 77
     gevent = subprocess.run([args.python, "-c", "import gevent"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, timeout=60).returncode == 0
@@ -310,7 +326,7 @@ def main():
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
         check(proc.returncode == 0, "tracing_checks.py failed:\n%s" % proc.stderr.decode(errors="replace")[-3000:])
         results = json.loads(proc.stdout.decode().strip().splitlines()[-1])
-        check_results(results, label)
+        check_results(results, label, version_of(args.python, env))
         check_files(args.profiling, directory, label)
         check_missing_build(args.python, label)
         check_exclude_and_dumps(args.python, args.profiling, os.path.abspath(args.build_dir), directory, label)

@@ -2,7 +2,11 @@
 prints one JSON object of measurements for tests/e2e/test_tracing.py.
 
     python tracing_checks.py OUT_DIR [--gevent]
+
+Python 2.7 and 3.6+.
 """
+from __future__ import print_function
+
 import json
 import os
 import sys
@@ -67,10 +71,39 @@ def call_graph():
         t.join()
 
 
+def _thread_time_function():
+    """time.thread_time (3.7+), else the same clock through clock_gettime."""
+    if hasattr(time, "thread_time"):
+        return time.thread_time
+    if hasattr(time, "clock_gettime"):   # 3.3+
+        return lambda: time.clock_gettime(time.CLOCK_THREAD_CPUTIME_ID)
+    import ctypes
+    import ctypes.util
+
+    class Timespec(ctypes.Structure):
+        _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    clock_gettime = libc.clock_gettime
+    clock_gettime.argtypes = [ctypes.c_int, ctypes.POINTER(Timespec)]
+    CLOCK_THREAD_CPUTIME_ID = 3
+
+    def thread_time():
+        ts = Timespec()
+        if clock_gettime(CLOCK_THREAD_CPUTIME_ID, ctypes.byref(ts)) != 0:
+            raise OSError(ctypes.get_errno(), "clock_gettime")
+        return ts.tv_sec + ts.tv_nsec * 1e-9
+
+    return thread_time
+
+
+thread_time = _thread_time_function()
+
+
 def spin_cpu(seconds):
     # Spins until this thread has had `seconds` of CPU (the machine may be loaded).
-    end = time.thread_time() + seconds
-    while time.thread_time() < end:
+    end = thread_time() + seconds
+    while thread_time() < end:
         pass
 
 

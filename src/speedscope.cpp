@@ -1,0 +1,89 @@
+#include "src/speedscope.hpp"
+
+#include "src/atomic_file.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+namespace profiling {
+
+namespace {
+
+using nlohmann::json;
+
+std::string thread_name(const ThreadProfile& thread) {
+    std::string name = thread.name ? *thread.name : std::string("thread");
+    name += fmt::format(" ({:#x})", thread.thread_id);
+    return name;
+}
+
+// The samples of one tree: a path per node with own time, outermost first.
+json thread_profile(const ThreadProfile& thread, bool tracing) {
+    const CallTree& tree = thread.tree;
+    json samples = json::array();
+    json weights = json::array();
+    std::vector<FrameId> path;
+    // Depth-first with an explicit stack: (node, depth); the path holds the
+    // frames of the current node's ancestors.
+    std::vector<std::pair<NodeId, std::size_t>> pending;
+    for (auto it = tree.node(CallTree::kRoot).children.rbegin(); it != tree.node(CallTree::kRoot).children.rend();
+         ++it) {
+        pending.emplace_back(*it, 0);
+    }
+    std::uint64_t total = 0;
+    while (!pending.empty()) {
+        auto [id, depth] = pending.back();
+        pending.pop_back();
+        const CallNode& node = tree.node(id);
+        path.resize(depth);
+        path.push_back(node.frame);
+        if (node.own > 0) {
+            samples.push_back(path);
+            weights.push_back(node.own);
+            total += node.own;
+        }
+        for (auto it = node.children.rbegin(); it != node.children.rend(); ++it) pending.emplace_back(*it, depth + 1);
+    }
+    return json{{"type", "sampled"},
+                {"name", thread_name(thread)},
+                {"unit", tracing ? "nanoseconds" : "none"},
+                {"startValue", 0},
+                {"endValue", total},
+                {"samples", std::move(samples)},
+                {"weights", std::move(weights)}};
+}
+
+}  // namespace
+
+std::string format_speedscope(const Profile& profile) {
+    const bool tracing = profile.info.kind == "tracing";
+    json frames = json::array();
+    for (const FrameInfo& frame : profile.frames.all()) {
+        json f = {{"name", frame.qualname.value_or(frame.function)}, {"file", frame.file}};
+        if (frame.first_line > 0) f["line"] = frame.first_line;
+        frames.push_back(std::move(f));
+    }
+    json profiles = json::array();
+    for (const ThreadProfile& thread : profile.threads) {
+        if (thread.tree.total() > 0) profiles.push_back(thread_profile(thread, tracing));
+    }
+    json document = {
+        {"$schema", "https://www.speedscope.app/file-format-schema.json"},
+        {"exporter", "profiling"},
+        {"name", fmt::format("{} (pid {}, {} {})", profile.info.command, profile.info.pid, profile.info.mode,
+                             profile.info.kind)},
+        {"activeProfileIndex", 0},
+        {"shared", {{"frames", std::move(frames)}}},
+        {"profiles", std::move(profiles)},
+    };
+    // Names come from the target: never fail on bytes that are not UTF-8.
+    return document.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void write_speedscope(const Profile& profile, const std::string& path) {
+    write_file_atomically(path, format_speedscope(profile));
+}
+
+}  // namespace profiling
