@@ -2,13 +2,14 @@
 
 #include "src/atomic_file.hpp"
 #include "src/collapsed_stacks.hpp"
+#include "src/pprof.hpp"
 #include "src/profile_file.hpp"
 #include "src/speedscope.hpp"
 
 namespace profiling {
 
 void Exports::check_writable() const {
-    for (const auto* path : {&dump, &flamegraph, &speedscope}) {
+    for (const auto* path : {&dump, &flamegraph, &speedscope, &pprof}) {
         if (*path) check_can_write(**path);
     }
 }
@@ -26,6 +27,10 @@ std::string Exports::write(const Profile& profile) const {
     if (speedscope) {
         write_speedscope(profile, *speedscope);
         written += " -> " + *speedscope;
+    }
+    if (pprof) {
+        write_pprof(profile, *pprof);
+        written += " -> " + *pprof;
     }
     return written;
 }

@@ -1,6 +1,6 @@
 // The files a profiling run can leave behind, all written atomically at the
 // end: the profile itself (.prf, `profiling view`), collapsed stacks
-// (flamegraph.pl, inferno), speedscope JSON.
+// (flamegraph.pl, inferno), speedscope JSON, pprof.
 #pragma once
 
 #include "profiling/profile.hpp"
@@ -14,8 +14,9 @@ struct Exports {
     std::optional<std::string> dump;         // --dump F.prf
     std::optional<std::string> flamegraph;   // --flamegraph F (collapsed stacks)
     std::optional<std::string> speedscope;   // --speedscope F.json
+    std::optional<std::string> pprof;        // --pprof F.pb.gz
 
-    bool any() const { return dump || flamegraph || speedscope; }
+    bool any() const { return dump || flamegraph || speedscope || pprof; }
 
     // Throws profiling::Error unless every asked-for file can be written:
     // checked before a run, whose results would otherwise be lost at the end.

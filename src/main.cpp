@@ -49,6 +49,7 @@ void add_export_options(CLI::App& app, Exports& exports) {
                    "Write collapsed stacks to FILE for flamegraph.pl, inferno or speedscope");
     app.add_option("--speedscope", exports.speedscope,
                    "Write FILE in speedscope's JSON format (one profile per thread) for speedscope.app");
+    app.add_option("--pprof", exports.pprof, "Write FILE in pprof's format (gzipped protobuf) for go tool pprof");
 }
 
 // Sampling options shared by launch and attach.
@@ -225,10 +226,11 @@ int main(int argc, char** argv) {
 
     std::string convert_path;
     Exports convert_exports;
-    auto* convert_cmd = app.add_subcommand("convert", "Export a saved profile: --flamegraph F and/or --speedscope F");
+    auto* convert_cmd = app.add_subcommand("convert", "Export a saved profile: --flamegraph F, --speedscope F, --pprof F");
     convert_cmd->add_option("file", convert_path, "Profile written with --dump")->required();
     convert_cmd->add_option("--flamegraph", convert_exports.flamegraph, "Write collapsed stacks to FILE");
     convert_cmd->add_option("--speedscope", convert_exports.speedscope, "Write speedscope JSON to FILE");
+    convert_cmd->add_option("--pprof", convert_exports.pprof, "Write pprof (gzipped protobuf) to FILE");
 
     try {
         app.parse(own_argc, argv);
@@ -311,7 +313,7 @@ int main(int argc, char** argv) {
         }
         if (*convert_cmd) {
             if (!convert_exports.any()) {
-                std::fprintf(stderr, "profiling: convert needs --flamegraph FILE and/or --speedscope FILE\n");
+                std::fprintf(stderr, "profiling: convert needs --flamegraph FILE, --speedscope FILE and/or --pprof FILE\n");
                 return 2;
             }
             convert_exports.write(read_profile(convert_path));

@@ -61,7 +61,8 @@ std::string format_speedscope(const Profile& profile) {
     const bool tracing = profile.info.kind == "tracing";
     json frames = json::array();
     for (const FrameInfo& frame : profile.frames.all()) {
-        json f = {{"name", frame.qualname.value_or(frame.function)}, {"file", frame.file}};
+        const bool has_qualname = frame.qualname && !frame.qualname->empty();
+        json f = {{"name", has_qualname ? *frame.qualname : frame.function}, {"file", frame.file}};
         if (frame.first_line > 0) f["line"] = frame.first_line;
         frames.push_back(std::move(f));
     }

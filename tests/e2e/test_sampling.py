@@ -10,7 +10,8 @@ Checks, each against what the target itself does:
   * a target killed mid-profile (attach and launch) still yields a readable dump;
   * attach leaves the target running and untraced after Ctrl-C;
   * --flamegraph output follows the collapsed format strictly; --speedscope
-    holds the same counts per function.
+    and --pprof (read back with `go tool pprof`) hold the same counts per
+    function.
 With --error-cases (one interpreter is enough): corrupted, truncated and
 future-version dumps are rejected with one clear line.
 Exit 0 pass, 1 fail, 77 skip (interpreter missing).
@@ -68,8 +69,9 @@ def frame_name(frame):
 def test_cpu_split(args, tmp):
     flame = os.path.join(tmp, "split.txt")
     speedscope = os.path.join(tmp, "split.speedscope.json")
+    pprof = os.path.join(tmp, "split.pb.gz")
     result = run([args.profiling, "-S", "--python", args.python, "--rate", "500", "--flamegraph", flame,
-                  "--speedscope", speedscope, os.path.join(TARGETS, "cpu_split.py"), "--", "3"])
+                  "--speedscope", speedscope, "--pprof", pprof, os.path.join(TARGETS, "cpu_split.py"), "--", "3"])
     check(result.returncode == 0, "cpu_split run failed: %s" % result.stderr.decode())
     stacks = parse_collapsed(open(flame, encoding="utf-8").read())
     totals = {"light": 0, "medium": 0, "heavy": 0}
@@ -98,6 +100,20 @@ def test_cpu_split(args, tmp):
                 if fn in [names[i] for i in sample]:
                     scope[fn] += weight
     check(scope == totals, "speedscope and collapsed stacks disagree: %r vs %r" % (scope, totals))
+    # pprof, read by pprof itself: the same cumulative counts per function.
+    go = shutil.which("go")
+    if not go:
+        print("%s: SKIPPED the --pprof check: `go` (golang-go, for go tool pprof) is not installed" % args.label)
+        return
+    top = run([go, "tool", "pprof", "-top", "-sample_index=samples", "-nodecount=1000", pprof])
+    check(top.returncode == 0, "go tool pprof could not read the export: %s" % top.stderr.decode()[-800:])
+    cum = {}
+    for line in top.stdout.decode().splitlines():
+        m = re.match(r"^\s*(\d+)\s+[\d.]+%\s+[\d.]+%\s+(\d+)\s+[\d.]+%\s+(\S+)$", line)
+        if m:
+            cum[m.group(3)] = int(m.group(2))
+    check({fn: cum.get(fn) for fn in totals} == totals, "pprof and collapsed stacks disagree: %r vs %r" % (
+        {fn: cum.get(fn) for fn in totals}, totals))
 
 
 def test_launch_passthrough(args, tmp):

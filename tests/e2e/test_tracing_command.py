@@ -24,6 +24,7 @@ prog.py` says to use -S.
 Exit 0 pass, 1 fail, 77 skip (interpreter missing or tracer not built for it).
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -114,7 +115,10 @@ def test_script(args, tmp):
     with open(program, "w") as f:
         f.write(PROGRAM)
     dump = os.path.join(tmp, "prog.prf")
-    proc = run([args.profiling, "--python", args.python, "--dump", dump, program, "--", "a", "b c", "--x"], cwd=tmp)
+    pprof = os.path.join(tmp, "prog.pb.gz")
+    speedscope = os.path.join(tmp, "prog.speedscope.json")
+    proc = run([args.profiling, "--python", args.python, "--dump", dump, "--pprof", pprof, "--speedscope", speedscope,
+                program, "--", "a", "b c", "--x"], cwd=tmp)
     out, err = proc.stdout.decode(), proc.stderr.decode()
     check(proc.returncode == 3, "exit status %d, expected the program's 3; stderr:\n%s" % (proc.returncode, err))
     check("argv=['a', 'b c', '--x']" in out, "arguments did not pass untouched: %r" % out)
@@ -142,6 +146,20 @@ def test_script(args, tmp):
     threads = run([args.profiling, "view", "--text", "--threads", "--threshold", "0", dump]).stdout.decode()
     check(re.search(r'"fib-worker"', threads) and re.search(r'"MainThread"', threads),
           "per-thread trees do not name both threads:\n" + threads[:2000])
+
+    # speedscope: nanoseconds, one profile per thread.
+    doc = json.load(open(speedscope))
+    check(len(doc["profiles"]) == 2 and all(p["unit"] == "nanoseconds" for p in doc["profiles"]),
+          "speedscope export of a tracing run: %r" % [(p["name"], p["unit"]) for p in doc["profiles"]])
+    # pprof, read by pprof itself: fib's flat calls are its 244 calls.
+    go = shutil.which("go")
+    if go:
+        top = run([go, "tool", "pprof", "-top", "-sample_index=calls", "-nodecount=1000", pprof])
+        check(top.returncode == 0, "go tool pprof could not read the export: %s" % top.stderr.decode()[-800:])
+        fib = [int(m.group(1)) for m in re.finditer(r"^\s*(\d+)\s+[\d.]+%.*\sfib$", top.stdout.decode(), re.M)]
+        check(fib == [244], "pprof's flat calls of fib: %r, expected [244]\n%s" % (fib, top.stdout.decode()[:1500]))
+    else:
+        print("%s: SKIPPED the --pprof check: `go` (golang-go) is not installed" % args.label)
 
     # No --dump, no terminal: the report goes to stderr, the program's output stays on stdout.
     proc = run([args.profiling, "--python", args.python, program], cwd=tmp)
