@@ -94,7 +94,11 @@ void CodeCache::plan_headers(std::span<const std::uint64_t> addresses,
 void CodeCache::resolve_all(std::span<const std::uint64_t> addresses, std::vector<const CodeInfo*>& out) {
     // A stack repeats code objects (recursion, loops over the same helpers):
     // check each distinct one once.
-    unique_.assign(addresses.begin(), addresses.end());
+    // Consecutive repeats (recursion) are dropped before sorting.
+    unique_.clear();
+    for (std::size_t i = 0; i < addresses.size(); ++i) {
+        if (i == 0 || addresses[i] != addresses[i - 1]) unique_.push_back(addresses[i]);
+    }
     std::sort(unique_.begin(), unique_.end());
     unique_.erase(std::unique(unique_.begin(), unique_.end()), unique_.end());
     if (!unique_.empty() && unique_.front() == 0) unique_.erase(unique_.begin());
@@ -102,7 +106,8 @@ void CodeCache::resolve_all(std::span<const std::uint64_t> addresses, std::vecto
     // Headers come from the planned read where it has them, else from one
     // batched read of the rest.
     const std::size_t span = layout_.code_object_span();
-    std::vector<const unsigned char*> header(unique_.size(), nullptr);
+    std::vector<const unsigned char*>& header = header_at_;
+    header.assign(unique_.size(), nullptr);
     headers_.resize(span * unique_.size());
     requests_.clear();
     for (std::size_t i = 0; i < unique_.size(); ++i) {
@@ -133,6 +138,11 @@ void CodeCache::resolve_all(std::span<const std::uint64_t> addresses, std::vecto
 
     out.assign(addresses.size(), nullptr);
     for (std::size_t i = 0; i < addresses.size(); ++i) {
+        // Recursion repeats the previous frame's code: no search for it.
+        if (i != 0 && addresses[i] == addresses[i - 1]) {
+            out[i] = out[i - 1];
+            continue;
+        }
         auto at = std::lower_bound(unique_.begin(), unique_.end(), addresses[i]);
         if (at != unique_.end() && *at == addresses[i]) out[i] = found_[static_cast<std::size_t>(at - unique_.begin())];
     }

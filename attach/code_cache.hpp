@@ -90,6 +90,7 @@ private:
     std::size_t planned_count_ = 0;
     const std::vector<MemoryReader::Request>* planned_requests_ = nullptr;
     std::vector<const CodeInfo*> found_;
+    std::vector<const unsigned char*> header_at_;   // scratch: each distinct address's header
     std::uint32_t next_serial_ = 1;
 };
 

@@ -1,6 +1,7 @@
 #include "attach/frame_prefetch.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace profiling::attach {
 
@@ -9,28 +10,46 @@ void FramePrefetch::plan(std::uint64_t thread, std::size_t frame_span,
     thread_ = thread;
     span_ = frame_span;
     seen_.clear();
-    hint_ = 0;
+    ranges_.clear();
     first_request_ = requests.size();
     planned_ = 0;
     auto it = last_.find(thread);
     if (it == last_.end()) return;
     const std::vector<std::uint64_t>& frames = it->second;
-    planned_ = std::min(frames.size(), kMaxFrames);
-    bytes_.resize(planned_ * span_);
-    for (std::size_t i = 0; i < planned_; ++i) {
-        requests.push_back({frames[i], bytes_.data() + i * span_, span_, false});
+    sorted_.assign(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(std::min(frames.size(), kMaxFrames)));
+    std::sort(sorted_.begin(), sorted_.end());
+    sorted_.erase(std::unique(sorted_.begin(), sorted_.end()), sorted_.end());
+    std::size_t bytes = 0;
+    for (std::uint64_t address : sorted_) {
+        if (address > ~std::uint64_t{0} - span_) continue;   // would wrap
+        if (!ranges_.empty() && address <= ranges_.back().end + kMergeGap) {
+            ranges_.back().end = std::max(ranges_.back().end, address + span_);
+        } else {
+            ranges_.push_back({address, address + span_, 0, 0});
+        }
+    }
+    for (Range& range : ranges_) {
+        range.offset = bytes;
+        bytes += range.end - range.start;
+    }
+    bytes_.resize(bytes);
+    planned_ = ranges_.size();
+    for (Range& range : ranges_) {
+        range.request = requests.size();
+        requests.push_back({range.start, bytes_.data() + range.offset, range.end - range.start, false});
     }
 }
 
 const unsigned char* FramePrefetch::find(std::uint64_t address, const std::vector<MemoryReader::Request>& requests) {
-    for (std::size_t k = 0; k < planned_; ++k) {
-        std::size_t i = (hint_ + k) % planned_;
-        const MemoryReader::Request& request = requests[first_request_ + i];
-        if (request.address != address) continue;
-        hint_ = i + 1;
-        return request.ok ? static_cast<const unsigned char*>(request.out) : nullptr;
-    }
-    return nullptr;
+    if (planned_ == 0) return nullptr;
+    // The last range starting at or before `address`.
+    auto it = std::upper_bound(ranges_.begin(), ranges_.end(), address,
+                               [](std::uint64_t a, const Range& r) { return a < r.start; });
+    if (it == ranges_.begin()) return nullptr;
+    const Range& range = *std::prev(it);
+    if (address - range.start > range.end - range.start || range.end - address < span_) return nullptr;
+    if (range.request >= requests.size() || !requests[range.request].ok) return nullptr;
+    return bytes_.data() + range.offset + (address - range.start);
 }
 
 void FramePrefetch::finish_thread() {

@@ -35,15 +35,28 @@ public:
 
 private:
     static constexpr std::size_t kMaxFrames = 2048;
+    // Frames closer than this are read as one range: frames in an older
+    // data-stack chunk lie side by side, and the kernel looks up and pins
+    // pages per piece, so one piece per run of frames costs far less than one
+    // per frame. Below a page, so no page a range touches is one no frame
+    // was on last time.
+    static constexpr std::uint64_t kMergeGap = 512;
+
+    struct Range {
+        std::uint64_t start = 0, end = 0;
+        std::size_t offset = 0;      // of its bytes in bytes_
+        std::size_t request = 0;     // index in the request list
+    };
 
     std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> last_;   // thread -> frame addresses
     std::vector<unsigned char> bytes_;
     std::size_t first_request_ = 0;    // index in the request list of the first planned frame
     std::size_t planned_ = 0;
     std::size_t span_ = 0;
-    std::size_t hint_ = 0;             // frames are usually found in the order they were planned
     std::uint64_t thread_ = 0;
     std::vector<std::uint64_t> seen_;
+    std::vector<std::uint64_t> sorted_;   // scratch
+    std::vector<Range> ranges_;           // planned, by address
 };
 
 }  // namespace profiling::attach

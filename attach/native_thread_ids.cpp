@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 
 namespace profiling::attach {
 
@@ -18,7 +19,29 @@ std::optional<pid_t> NativeThreadIds::tid_at(std::uint64_t pthread, std::int64_t
     return static_cast<pid_t>(tid);
 }
 
+std::optional<pid_t> NativeThreadIds::known_tid_of(std::uint64_t pthread) {
+    auto it = known_.find(pthread);
+    if (it == known_.end()) return std::nullopt;
+    std::int32_t tid = 0;
+    if (memory_.read_value(pthread + tid_offset_, tid) && tid == it->second) return it->second;
+    known_.erase(it);
+    return std::nullopt;
+}
+
+void NativeThreadIds::retain_only(const std::vector<std::uint64_t>& pthreads) {
+    for (auto it = known_.begin(); it != known_.end();) {
+        it = std::find(pthreads.begin(), pthreads.end(), it->first) == pthreads.end() ? known_.erase(it)
+                                                                                     : std::next(it);
+    }
+}
+
 std::optional<pid_t> NativeThreadIds::tid_of(std::uint64_t pthread, const std::vector<pid_t>& tasks) {
+    auto tid = find_tid(pthread, tasks);
+    if (tid) known_[pthread] = *tid;
+    return tid;
+}
+
+std::optional<pid_t> NativeThreadIds::find_tid(std::uint64_t pthread, const std::vector<pid_t>& tasks) {
     if (pthread == 0) return std::nullopt;
     std::uint64_t self = 0;
     if (!memory_.read_value(pthread + kSelfPointerOffset, self) || self != pthread) return std::nullopt;

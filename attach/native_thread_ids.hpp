@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <sys/types.h>
+#include <unordered_map>
 #include <vector>
 
 namespace profiling::attach {
@@ -25,7 +26,16 @@ public:
     // `tasks` is the current /proc/PID/task list, sorted.
     std::optional<pid_t> tid_of(std::uint64_t pthread, const std::vector<pid_t>& tasks);
 
+    // The tid tid_of() found for `pthread` before, if its block still holds
+    // it (one small read, no task list): a thread that exited has its tid
+    // cleared by the kernel, and a block reused by a new thread holds the
+    // new tid. nullopt: call tid_of() with a fresh task list.
+    std::optional<pid_t> known_tid_of(std::uint64_t pthread);
+    // Forgets pthreads not in `pthreads`.
+    void retain_only(const std::vector<std::uint64_t>& pthreads);
+
 private:
+    std::optional<pid_t> find_tid(std::uint64_t pthread, const std::vector<pid_t>& tasks);
     std::optional<pid_t> tid_at(std::uint64_t pthread, std::int64_t offset,
                                 const std::vector<pid_t>& tasks);
 
@@ -33,6 +43,7 @@ private:
     pid_t pid_;
     std::int64_t tid_offset_ = 0x2d0;
     bool searched_ = false;
+    std::unordered_map<std::uint64_t, pid_t> known_;   // pthread -> tid, as last confirmed
 };
 
 }  // namespace profiling::attach

@@ -20,6 +20,13 @@ constexpr std::size_t kMaxDepth = 16384;
 constexpr int kThreadAttempts = 5;
 // A data-stack chunk larger than this is read frame by frame instead.
 constexpr std::uint64_t kMaxChunkCopy = 1u << 20;
+// A speculated chunk read covers last sample's used part plus at least this
+// much, to the end of that page (the kernel pins every page a read touches),
+// so a stack a few frames deeper than last time is still covered.
+constexpr std::uint64_t kSpeculatedChunkMargin = 256;
+constexpr std::uint64_t kPage = 4096;
+// _PyStackChunk (3.11+): previous, size, top, data[].
+constexpr Offset kChunkSize = 8;
 
 template <typename T>
 T field(const unsigned char* block, Offset at) {
@@ -110,6 +117,15 @@ bool StackWalker::read_roots() {
             requests_.push_back({tstate, tstate_blocks_.data() + k++ * tstate_span, tstate_span, false});
         }
     }
+    planned_ = {};
+    if (known != 0 && next_speculation_.tstate != 0) {
+        for (const auto& list : known_threads_) {
+            if (std::find(list.begin(), list.end(), next_speculation_.tstate) != list.end()) {
+                plan_speculation(next_speculation_.tstate);
+                break;
+            }
+        }
+    }
     memory_.read_batch(requests_);
     for (std::size_t r = 0; r < roots_requests; ++r) {
         if (!requests_[r].ok) return false;
@@ -134,6 +150,53 @@ bool StackWalker::read_roots() {
     }
     threads_listed_ = known != 0 && speculation_holds(roots_requests);
     return true;
+}
+
+void StackWalker::plan_speculation(std::uint64_t tstate) {
+    planned_ = next_speculation_;
+    planned_frame_request_.reset();
+    planned_chunk_request_.reset();
+    planned_chunk_end_ = 0;
+    if (layout_.frame_model == FrameModel::FrameObjects) {
+        prefetch_.plan(tstate, frame_object_span(), requests_);
+    } else {
+        if (layout_.tstate_current_frame == kAbsent && planned_.cframe != 0) {
+            planned_frame_request_ = requests_.size();
+            requests_.push_back({planned_.cframe + layout_.cframe_current_frame, &speculated_frame_,
+                                 sizeof speculated_frame_, false});
+        }
+        if (planned_.chunk != 0) {
+            // Never past the chunk's end (the next page may be unmapped):
+            // remember_speculation() checked that size against top.
+            const std::uint64_t end = (planned_.chunk_top + kSpeculatedChunkMargin + kPage - 1) & ~(kPage - 1);
+            const std::uint64_t length = std::min({end - planned_.chunk, planned_.chunk_size, kMaxChunkCopy});
+            speculated_chunk_.resize(length);
+            planned_chunk_end_ = planned_.chunk + length;
+            planned_chunk_request_ = requests_.size();
+            requests_.push_back({planned_.chunk, speculated_chunk_.data(), speculated_chunk_.size(), false});
+        }
+        prefetch_.plan(tstate, interpreter_frame_span(), requests_);
+    }
+    plan_code_headers(tstate);
+}
+
+void StackWalker::remember_speculation(std::uint64_t tstate, const unsigned char* block) {
+    Speculation next;
+    next.tstate = tstate;
+    if (layout_.frame_model != FrameModel::FrameObjects) {
+        if (layout_.tstate_current_frame == kAbsent) next.cframe = field<std::uint64_t>(block, layout_.tstate_cframe);
+        // Only a chunk this walk copied whole, whose header gives its size.
+        if (walked_chunk_ != nullptr) {
+            auto size = field<std::uint64_t>(walked_chunk_, kChunkSize);
+            const std::uint64_t used = walked_chunk_top_ - walked_chunk_base_;
+            if (size >= used) {
+                next.chunk = walked_chunk_base_;
+                next.chunk_top = walked_chunk_top_;
+                next.chunk_size = size;
+            }
+        }
+    }
+    next_speculation_ = next;
 }
 
 bool StackWalker::speculation_holds(std::size_t first_request) {
@@ -196,7 +259,7 @@ bool StackWalker::walk_frame_objects(std::uint64_t frame) {
     while (frame != 0) {
         if (raw_.size() >= kMaxDepth) return true;   // truncated, not torn
         prefetch_.remember(frame);
-        const unsigned char* bytes = prefetch_.find(frame, requests_);
+        const unsigned char* bytes = prefetch_.find(frame, *batch_);
         if (!bytes) {
             if (!memory_.read(frame, block, span)) return false;
             bytes = block;
@@ -211,8 +274,8 @@ bool StackWalker::walk_frame_objects(std::uint64_t frame) {
     return true;
 }
 
-bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t copied_from,
-                                          std::uint64_t copied_to) {
+bool StackWalker::walk_interpreter_frames(std::uint64_t frame, const unsigned char* copy,
+                                          std::uint64_t copied_from, std::uint64_t copied_to) {
     const std::size_t span = interpreter_frame_span();
     unsigned char local[256];
     while (frame != 0) {
@@ -220,10 +283,10 @@ bool StackWalker::walk_interpreter_frames(std::uint64_t frame, std::uint64_t cop
         const unsigned char* block = nullptr;
         // Compared without `frame + span`, which wraps for a garbage pointer.
         if (frame >= copied_from && frame < copied_to && copied_to - frame >= span) {
-            block = chunk_buffer_.data() + (frame - copied_from);
+            block = copy + (frame - copied_from);
         } else {
             prefetch_.remember(frame);
-            block = prefetch_.find(frame, requests_);
+            block = prefetch_.find(frame, *batch_);
             if (!block && memory_.read(frame, local, span)) block = local;
             if (!block) return false;
         }
@@ -286,46 +349,90 @@ void StackWalker::read_thread_ids(const unsigned char* block, ThreadSample& out)
     }
 }
 
-bool StackWalker::walk_thread(std::uint64_t tstate, const unsigned char* block, ThreadSample& out) {
-    raw_.clear();
-    requests_.clear();
-    bool ok = false;
+std::optional<bool> StackWalker::walk_speculated(std::uint64_t tstate, const unsigned char* block) {
+    if (planned_.tstate == 0 || planned_.tstate != tstate) return std::nullopt;
+    const Speculation planned = planned_;
+    planned_ = {};   // good for one walk: a retry reads afresh
+    batch_ = &requests_;
+    if (layout_.frame_model == FrameModel::FrameObjects) {
+        // Frames were read by address: a frame the prefetch does not hold is read alone.
+        return walk_frame_objects(field<std::uint64_t>(block, layout_.tstate_frame));
+    }
+    std::uint64_t frame = 0;
+    if (layout_.tstate_current_frame != kAbsent) {
+        frame = field<std::uint64_t>(block, layout_.tstate_current_frame);
+    } else {
+        auto cframe = field<std::uint64_t>(block, layout_.tstate_cframe);
+        if (cframe == 0 || cframe != planned.cframe || !planned_frame_request_ ||
+            !requests_[*planned_frame_request_].ok) {
+            return std::nullopt;
+        }
+        frame = speculated_frame_;
+    }
+    auto chunk = field<std::uint64_t>(block, layout_.tstate_datastack_chunk);
+    auto chunk_top = field<std::uint64_t>(block, layout_.tstate_datastack_chunk + 8);
+    if (chunk != 0 && chunk_top > chunk && chunk_top - chunk <= kMaxChunkCopy) {
+        // What a walk of its own would copy must lie within what was read.
+        if (chunk != planned.chunk || !planned_chunk_request_ || !requests_[*planned_chunk_request_].ok ||
+            chunk_top > planned_chunk_end_) {
+            return std::nullopt;
+        }
+        walked_chunk_ = speculated_chunk_.data();
+        walked_chunk_base_ = chunk;
+        walked_chunk_top_ = chunk_top;
+        return walk_interpreter_frames(frame, speculated_chunk_.data(), chunk, chunk_top);
+    }
+    return walk_interpreter_frames(frame, nullptr, 0, 0);
+}
+
+bool StackWalker::walk_read_frames(std::uint64_t tstate, const unsigned char* block) {
+    thread_requests_.clear();
+    batch_ = &thread_requests_;
+    codes_.drop_planned_headers();
     if (layout_.frame_model == FrameModel::FrameObjects) {
         // Every frame is its own object: those of the last sample come in one read.
-        prefetch_.plan(tstate, frame_object_span(), requests_);
+        prefetch_.plan(tstate, frame_object_span(), thread_requests_);
         plan_code_headers(tstate);
-        memory_.read_batch(requests_);
-        ok = walk_frame_objects(field<std::uint64_t>(block, layout_.tstate_frame));
-    } else {
-        // 3.11+: the top frame (behind the CFrame on 3.11/3.12), the used part
-        // of the newest data-stack chunk where most frames live, and last
-        // time's frames outside it, in one read.
-        std::uint64_t frame = 0;
-        std::optional<std::size_t> frame_request, chunk_request;
-        if (layout_.tstate_current_frame != kAbsent) {
-            frame = field<std::uint64_t>(block, layout_.tstate_current_frame);
-        } else if (auto cframe = field<std::uint64_t>(block, layout_.tstate_cframe); cframe != 0) {
-            frame_request = requests_.size();
-            requests_.push_back({cframe + layout_.cframe_current_frame, &frame, sizeof frame, false});
-        }
-        auto chunk = field<std::uint64_t>(block, layout_.tstate_datastack_chunk);
-        auto chunk_top = field<std::uint64_t>(block, layout_.tstate_datastack_chunk + 8);
-        if (chunk != 0 && chunk_top > chunk && chunk_top - chunk <= kMaxChunkCopy) {
-            chunk_buffer_.resize(chunk_top - chunk);
-            chunk_request = requests_.size();
-            requests_.push_back({chunk, chunk_buffer_.data(), chunk_buffer_.size(), false});
-        }
-        prefetch_.plan(tstate, interpreter_frame_span(), requests_);
-        plan_code_headers(tstate);
-        memory_.read_batch(requests_);
-        if (frame_request && !requests_[*frame_request].ok) {
-            prefetch_.finish_thread();
-            codes_.drop_planned_headers();
-            return false;
-        }
-        bool copied = chunk_request && requests_[*chunk_request].ok;
-        ok = walk_interpreter_frames(frame, copied ? chunk : 0, copied ? chunk_top : 0);
+        memory_.read_batch(thread_requests_);
+        return walk_frame_objects(field<std::uint64_t>(block, layout_.tstate_frame));
     }
+    // 3.11+: the top frame (behind the CFrame on 3.11/3.12), the used part
+    // of the newest data-stack chunk where most frames live, and last
+    // time's frames outside it, in one read.
+    std::uint64_t frame = 0;
+    std::optional<std::size_t> frame_request, chunk_request;
+    if (layout_.tstate_current_frame != kAbsent) {
+        frame = field<std::uint64_t>(block, layout_.tstate_current_frame);
+    } else if (auto cframe = field<std::uint64_t>(block, layout_.tstate_cframe); cframe != 0) {
+        frame_request = thread_requests_.size();
+        thread_requests_.push_back({cframe + layout_.cframe_current_frame, &frame, sizeof frame, false});
+    }
+    auto chunk = field<std::uint64_t>(block, layout_.tstate_datastack_chunk);
+    auto chunk_top = field<std::uint64_t>(block, layout_.tstate_datastack_chunk + 8);
+    if (chunk != 0 && chunk_top > chunk && chunk_top - chunk <= kMaxChunkCopy) {
+        chunk_buffer_.resize(chunk_top - chunk);
+        chunk_request = thread_requests_.size();
+        thread_requests_.push_back({chunk, chunk_buffer_.data(), chunk_buffer_.size(), false});
+    }
+    prefetch_.plan(tstate, interpreter_frame_span(), thread_requests_);
+    plan_code_headers(tstate);
+    memory_.read_batch(thread_requests_);
+    if (frame_request && !thread_requests_[*frame_request].ok) return false;
+    bool copied = chunk_request && thread_requests_[*chunk_request].ok;
+    if (copied) {
+        walked_chunk_ = chunk_buffer_.data();
+        walked_chunk_base_ = chunk;
+        walked_chunk_top_ = chunk_top;
+    }
+    return walk_interpreter_frames(frame, copied ? chunk_buffer_.data() : nullptr, copied ? chunk : 0,
+                                   copied ? chunk_top : 0);
+}
+
+bool StackWalker::walk_thread(std::uint64_t tstate, const unsigned char* block, ThreadSample& out) {
+    raw_.clear();
+    walked_chunk_ = nullptr;
+    std::optional<bool> speculated = walk_speculated(tstate, block);
+    bool ok = speculated ? *speculated : walk_read_frames(tstate, block);
     prefetch_.finish_thread();
     if (!ok) {
         codes_.drop_planned_headers();
@@ -334,7 +441,10 @@ bool StackWalker::walk_thread(std::uint64_t tstate, const unsigned char* block, 
     ok = resolve_frames(out.frames);
     // Remember this thread's distinct code objects for the next sample's batch.
     auto& codes = last_codes_[tstate];
-    codes.assign(code_addresses_.begin(), code_addresses_.end());
+    codes.clear();
+    for (std::size_t i = 0; i < code_addresses_.size(); ++i) {
+        if (i == 0 || code_addresses_[i] != code_addresses_[i - 1]) codes.push_back(code_addresses_[i]);
+    }
     std::sort(codes.begin(), codes.end());
     codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
     return ok;
@@ -375,19 +485,40 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
         }
     }
 
+    // Before 3.11 the kernel tid comes from the thread's pthread block: one
+    // read per thread while it is the one found before, the task list only
+    // for threads not seen yet.
     std::vector<pid_t> tasks;
-    if (layout_.tstate_native_thread_id == kAbsent) tasks = list_threads(where_.pid);
+    bool tasks_listed = false;
+    auto native_id_of = [&](std::uint64_t pthread) -> std::optional<pid_t> {
+        if (auto tid = native_ids_.known_tid_of(pthread)) return tid;
+        if (!tasks_listed) {
+            tasks = list_threads(where_.pid);
+            tasks_listed = true;
+        }
+        if (tasks.empty()) return std::nullopt;
+        return native_ids_.tid_of(pthread, tasks);
+    };
 
     const std::size_t span = layout_.thread_state_span();
-    std::vector<unsigned char> reread(span);
+    reread_.resize(span);
     threads_.resize(tstates_.size());
+    // Which threads to walk first: the filter may read each thread's state.
+    constexpr std::size_t kNone = ~std::size_t{0};
+    std::size_t speculated = kNone;
     for (std::size_t i = 0; i < tstates_.size(); ++i) {
         ThreadSample& thread = threads_[i];
+        // Reset, keeping the frame vector's storage: no allocation per sample.
+        std::vector<FrameRef> frames = std::move(thread.frames);
+        frames.clear();
         thread = ThreadSample{};
+        thread.frames = std::move(frames);
         thread.thread_state = tstates_[i];
         const unsigned char* block = tstate_blocks_.data() + i * span;
         read_thread_ids(block, thread);
-        if (!thread.native_id && !tasks.empty()) thread.native_id = native_ids_.tid_of(thread.thread_id, tasks);
+        if (!thread.native_id && layout_.tstate_native_thread_id == kAbsent) {
+            thread.native_id = native_id_of(thread.thread_id);
+        }
         for (const InterpreterRoots& roots : roots_) {
             if (roots.address == owners_[i]) thread.holds_gil = roots.gil_holder == tstates_[i];
         }
@@ -395,14 +526,39 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
             thread.skipped = true;
             continue;
         }
+        if (planned_.tstate != 0 && tstates_[i] == planned_.tstate) speculated = i;
+    }
+    // The speculated thread first, while the roots batch still holds its reads.
+    bool remembered = false;
+    auto walk = [&](std::size_t i) {
+        ThreadSample& thread = threads_[i];
+        const unsigned char* block = tstate_blocks_.data() + i * span;
         bool ok = walk_thread(tstates_[i], block, thread);
         // A torn stack: read the thread state again and walk again.
         for (int attempt = 1; attempt < kThreadAttempts && !ok; ++attempt) {
-            if (memory_.read(tstates_[i], reread.data(), span)) ok = walk_thread(tstates_[i], reread.data(), thread);
+            if (memory_.read(tstates_[i], reread_.data(), span)) {
+                block = reread_.data();
+                ok = walk_thread(tstates_[i], block, thread);
+            }
         }
         thread.complete = ok;
+        if (ok && !remembered) {
+            remember_speculation(tstates_[i], block);
+            remembered = true;
+        }
+    };
+    if (speculated != kNone) walk(speculated);
+    for (std::size_t i = 0; i < tstates_.size(); ++i) {
+        if (i != speculated && !threads_[i].skipped) walk(i);
     }
+    planned_ = {};
+    if (!remembered) next_speculation_ = {};
     prefetch_.retain_only(tstates_);
+    if (layout_.tstate_native_thread_id == kAbsent) {
+        pthreads_.clear();
+        for (const ThreadSample& thread : threads_) pthreads_.push_back(thread.thread_id);
+        native_ids_.retain_only(pthreads_);
+    }
     for (auto it = last_codes_.begin(); it != last_codes_.end();) {
         it = std::find(tstates_.begin(), tstates_.end(), it->first) == tstates_.end() ? last_codes_.erase(it)
                                                                                        : std::next(it);

@@ -75,8 +75,13 @@ private:
     bool read_thread_list(std::uint64_t interp, std::uint64_t head);
     void read_thread_ids(const unsigned char* tstate, ThreadSample& out);
     bool walk_thread(std::uint64_t tstate, const unsigned char* block, ThreadSample& out);
+    bool walk_read_frames(std::uint64_t tstate, const unsigned char* block);
+    std::optional<bool> walk_speculated(std::uint64_t tstate, const unsigned char* block);
+    void plan_speculation(std::uint64_t tstate);
+    void remember_speculation(std::uint64_t tstate, const unsigned char* block);
     bool walk_frame_objects(std::uint64_t frame);
-    bool walk_interpreter_frames(std::uint64_t frame, std::uint64_t copied_from, std::uint64_t copied_to);
+    bool walk_interpreter_frames(std::uint64_t frame, const unsigned char* copy, std::uint64_t copied_from,
+                                 std::uint64_t copied_to);
     bool resolve_frames(std::vector<FrameRef>& out);
     std::size_t frame_object_span() const;
     void plan_code_headers(std::uint64_t tstate);
@@ -105,8 +110,30 @@ private:
     std::vector<std::uint64_t> gil_structs_;
     std::vector<InterpreterRoots> roots_;
     std::vector<unsigned char> roots_buffer_;
-    std::vector<MemoryReader::Request> requests_;
+    std::vector<MemoryReader::Request> requests_;           // the roots batch (and a speculated walk)
+    std::vector<MemoryReader::Request> thread_requests_;    // the batch of a walk of its own
+    const std::vector<MemoryReader::Request>* batch_ = &requests_;   // the batch the current walk uses
     FramePrefetch prefetch_;
+    // One thread's walk rides on the roots read: the thread walked last time
+    // (the same one while it keeps being walked), its frames, code headers
+    // and data-stack chunk read where they were last sample. Used only when
+    // the thread state read in the same batch confirms the chunk and CFrame.
+    struct Speculation {
+        std::uint64_t tstate = 0;           // 0: none
+        std::uint64_t cframe = 0;           // 3.11/3.12: its CFrame last time
+        std::uint64_t chunk = 0, chunk_top = 0, chunk_size = 0;   // its newest data-stack chunk last time
+    };
+    Speculation next_speculation_;           // what the next roots read speculates on
+    Speculation planned_;                    // what the roots batch just read speculates on (tstate 0: none)
+    std::uint64_t planned_chunk_end_ = 0;
+    std::optional<std::size_t> planned_frame_request_, planned_chunk_request_;
+    std::uint64_t speculated_frame_ = 0;
+    std::vector<unsigned char> speculated_chunk_;
+    // The data-stack chunk the current walk copied whole (nullptr: none).
+    const unsigned char* walked_chunk_ = nullptr;
+    std::uint64_t walked_chunk_base_ = 0, walked_chunk_top_ = 0;
+    std::vector<unsigned char> reread_;
+    std::vector<std::uint64_t> pthreads_;   // scratch: this sample's thread ids
     std::vector<std::vector<std::uint64_t>> known_threads_;   // per interpreter, last sample's list
     bool threads_listed_ = false;
     std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> last_codes_;   // tstate -> its code objects last time                             // read_roots() confirmed that list

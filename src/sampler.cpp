@@ -28,6 +28,7 @@ public:
         if (fd_ < 0) throw Error(ErrorKind::Internal, fmt::format("timerfd_create: {}", std::strerror(errno)));
         auto period_ns = static_cast<long long>(std::llround(1e9 / rate_hz));
         if (period_ns < 1000) period_ns = 1000;
+        period_s_ = static_cast<double>(period_ns) / 1e9;
         itimerspec spec{};
         spec.it_interval.tv_sec = period_ns / 1'000'000'000;
         spec.it_interval.tv_nsec = period_ns % 1'000'000'000;
@@ -38,6 +39,7 @@ public:
         }
     }
     ~TimerFd() { ::close(fd_); }
+    double period_s() const { return period_s_; }
     TimerFd(const TimerFd&) = delete;
     TimerFd& operator=(const TimerFd&) = delete;
 
@@ -51,6 +53,7 @@ public:
 
 private:
     int fd_ = -1;
+    double period_s_ = 0;
 };
 
 }  // namespace
@@ -138,16 +141,19 @@ SamplerStop Sampler::run(const std::atomic<bool>& stop) {
         profile_.info.duration_s = std::chrono::duration<double>(clock::now() - started).count();
         return why;
     };
+    // The duration is counted in timer periods, which the timer reports
+    // anyway: no clock read per tick.
+    std::uint64_t elapsed = 0;
     while (!stop.load(std::memory_order_relaxed)) {
         // Stop requests are seen at the next tick: at most one period late.
         std::uint64_t periods = timer.wait();
         if (periods == 0) continue;
+        elapsed += periods;
         if (periods > 1) {
             std::lock_guard lock(mutex_);
             profile_.info.missed_ticks += periods - 1;
         }
-        if (options_.duration_s &&
-            std::chrono::duration<double>(clock::now() - started).count() >= *options_.duration_s) {
+        if (options_.duration_s && static_cast<double>(elapsed) * timer.period_s() >= *options_.duration_s) {
             return finish(SamplerStop::DurationReached);
         }
         try {
