@@ -106,6 +106,12 @@ void Sampler::sample_once() {
     ++profile_.info.ticks;
     for (const attach::ThreadSample& sample : threads) {
         if (sample.skipped || sample.frames.empty()) continue;
+        if (!sample.complete) {
+            // The stack kept changing under every re-read: what was read may
+            // mix two stacks. Left out rather than shown as a stack that never ran.
+            ++profile_.info.failed_reads;
+            continue;
+        }
         stack_.clear();
         for (auto frame = sample.frames.rbegin(); frame != sample.frames.rend(); ++frame) {
             stack_.push_back(frame_id(*frame->code));

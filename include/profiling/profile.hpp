@@ -115,7 +115,8 @@ struct ProfileInfo {
     double rate_hz = 0;                    // samples per second asked for
     std::uint64_t ticks = 0;               // sampling rounds done
     std::uint64_t missed_ticks = 0;        // rounds the sampler was too late for
-    std::uint64_t failed_reads = 0;        // rounds that could not read the target
+    std::uint64_t failed_reads = 0;        // rounds that could not read the target, and thread
+                                           // stacks left out because they kept changing under the reader
     double duration_s = 0;                 // wall time profiled
     std::int64_t started_unix_ms = 0;
 };
