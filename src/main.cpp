@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
 
     CLI::App app{"profiling: where is my Python program spending its time right now?"};
     app.footer(
-        "Launch:  profiling -S [options] SCRIPT|-m MODULE [-- ARGS...]\n"
+        "Launch:  profiling [-S] [options] SCRIPT|-m MODULE [-- ARGS...]\n"
         "Attach:  profiling attach PID [options] [--live]\n"
         "Live:    profiling live-profile [-S] [options] SCRIPT|-m MODULE [-- ARGS...]\n"
         "Without -S the tracing profiler (exact calls and times, inside the program) runs;\n"
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
     protocol::ServeArgs remote_serve;
     auto* remote_cmd = app.add_subcommand(
         "remote-profile",
-        "Launch a program and serve its profile to `profiling view HOST:PORT`; samples only while a viewer watches");
+        "Launch a program and serve its profile to `profiling view HOST:PORT`; profiles only while a viewer watches");
     remote_cmd->add_flag("-S,--sampling", remote_sampling, "Use the sampling profiler (reads the program from outside)");
     remote_cmd->add_option("-m", remote_launch.module, "Run a library module as a script, like python -m");
     remote_cmd->add_option("script", remote_script, "The Python program to launch");
@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
     TextReportOptions view_options;
     bool view_text = false;
     auto* view_cmd = app.add_subcommand(
-        "view", "Show a saved profile (.prf): interactive on a terminal, else the text report");
+        "view", "Show a saved profile (.prf) or a served one (HOST:PORT): interactive on a terminal, else as text");
     view_cmd->add_option("file", view_path, "Profile written with --dump, or HOST:PORT of a profiling server")->required();
     view_cmd->add_flag("--text", view_text, "Print the text report even on a terminal");
     view_cmd->add_flag("--threads", view_options.per_thread, "One tree per thread instead of all threads merged");
