@@ -230,10 +230,35 @@ std::optional<std::string> token_from(const std::optional<std::string>& option) 
     return std::nullopt;
 }
 
+namespace {
+
+// Serves a launched program's profile until it exits (or `ended` says
+// why to stop), passing stop signals on to it; then stops it if it still
+// runs. Returns its exit status and why serving ended.
+template <typename Source, typename Ended>
+std::pair<int, std::string> serve_program(Source& source, LaunchedProcess& child, Server& server,
+                                          StopSignals& signals, Ended ended, Profile& final_profile) {
+    std::string why = serve(
+        source, server, signals,
+        [&](const Source& s) -> std::optional<std::string> {
+            if (auto status = child.poll()) return fmt::format("the program exited with status {}", *status);
+            return ended(s);
+        },
+        [&](const siginfo_t& info) -> std::optional<std::string> {
+            child.pass_on(info);
+            return std::nullopt;
+        },
+        final_profile);
+    const int status = child.exited() ? child.wait() : child.stop(kStopGrace);
+    return {status, why};
+}
+
+}  // namespace
+
 int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, const ServerOptions& server_options) {
-    check_outputs(options);
+    options.exports.check_writable();
     Server server(server_options);   // bound before the program starts: a busy port launches nothing
-    StopSignals signals;           // before fork and threads
+    StopSignals signals;             // before fork and threads
     LaunchedProcess child(spec);
     attach::ProcessMemory memory(child.pid());
     std::optional<attach::InterpreterLocation> where = wait_for_interpreter(child, spec, memory);
@@ -242,55 +267,37 @@ int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, cons
     Sampler sampler(walker, options.sampler, child.command_line());
     OnDemandSampler on_demand(sampler);
     Profile final_profile;
-    std::string why = serve(
-        on_demand, server, signals,
-        [&](const OnDemandSampler& s) -> std::optional<std::string> {
-            if (auto status = child.poll()) return fmt::format("the program exited with status {}", *status);
+    auto [status, why] = serve_program(
+        on_demand, child, server, signals,
+        [](const OnDemandSampler& s) -> std::optional<std::string> {
             if (s.ended() == SamplerStop::DurationReached) return std::string("--duration reached");
             return std::nullopt;
         },
-        [&](const siginfo_t& info) -> std::optional<std::string> {
-            // Ctrl-C reaches the program too; a signal sent to us alone is passed on.
-            if (info.si_code != SI_KERNEL) ::kill(child.pid(), info.si_signo);
-            return std::nullopt;
-        },
         final_profile);
-    int status = child.exited() ? child.wait() : child.stop(std::chrono::milliseconds(2000));
     write_outputs(final_profile, options);
-    log_line(fmt::format("{}", why));
+    log_line(why);
     return status;
 }
 
 int run_remote_tracing_launch(const LaunchSpec& spec, const RecordOptions& options, const std::string& timer,
                               const ServerOptions& server_options) {
-    check_outputs(options);
+    options.exports.check_writable();
     Server server(server_options);   // bound before the program starts: a busy port launches nothing
-    StopSignals signals;              // before fork and threads
+    StopSignals signals;             // before fork and threads
     TracedProgram traced(spec, TracedProgram::Settings{timer, server_options.interval_s, true, std::nullopt});
     LaunchedProcess& child = traced.process();
     OnDemandTracer on_demand(traced, child.pid(), child.command_line());
-    Profile final_profile;
-    std::string why = serve(
-        on_demand, server, signals,
-        [&](const OnDemandTracer&) -> std::optional<std::string> {
-            if (auto status = child.poll()) return fmt::format("the program exited with status {}", *status);
-            return std::nullopt;
-        },
-        [&](const siginfo_t& info) -> std::optional<std::string> {
-            if (info.si_code != SI_KERNEL) ::kill(child.pid(), info.si_signo);
-            return std::nullopt;
-        },
-        final_profile);
-    int status = child.exited() ? child.wait() : child.stop(std::chrono::milliseconds(2000));
-    if (auto profile = traced.final_profile(status)) {
-        options.exports.write(*profile);
-    }
+    Profile ignored;   // the program's own final profile is the one to keep
+    auto [status, why] = serve_program(
+        on_demand, child, server, signals, [](const OnDemandTracer&) { return std::optional<std::string>{}; },
+        ignored);
+    if (auto profile = traced.final_profile(status)) options.exports.write(*profile);
     log_line(why);
     return status;
 }
 
 int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptions& server_options) {
-    check_outputs(options);
+    options.exports.check_writable();
     Server server(server_options);
     StopSignals signals;
     attach::ProcessMemory memory(pid);

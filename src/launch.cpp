@@ -173,6 +173,7 @@ void LaunchedProcess::signal(int sig) {
 int LaunchedProcess::stop(std::chrono::milliseconds grace) {
     for (int sig : {SIGINT, SIGTERM, SIGKILL}) {
         if (poll()) return *status_;
+        stopped_ = true;
         signal(sig);
         const auto deadline = std::chrono::steady_clock::now() + grace;
         while (!poll() && std::chrono::steady_clock::now() < deadline) {
@@ -209,6 +210,24 @@ int LaunchedProcess::wait() {
         }
     }
     return *status_;
+}
+
+void LaunchedProcess::pass_on(const siginfo_t& info) {
+    if (info.si_code != SI_KERNEL && !exited()) ::kill(pid_, info.si_signo);
+}
+
+void LaunchedProcess::tell_output(int status, bool ended_by_itself) const {
+    std::fprintf(stderr, "profiling: the program's output is in %s\n", output_path_.c_str());
+    if (!ended_by_itself || status == 0) return;
+    std::string tail = tail_of(output_path_, 10);
+    if (!tail.empty()) std::fprintf(stderr, "profiling: the end of its output:\n%s\n", tail.c_str());
+}
+
+int LaunchedProcess::finish_live() {
+    const int status = exited() ? wait() : stop(kStopGrace);
+    std::fprintf(stderr, "profiling: the program %s with status %d\n", stopped_ ? "was stopped" : "exited", status);
+    tell_output(status, !stopped_);
+    return status;
 }
 
 std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess& child, const LaunchSpec& spec,

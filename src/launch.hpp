@@ -5,6 +5,7 @@
 #include "attach/process_memory.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -58,6 +59,20 @@ public:
     // (to its process group when it has its own). Returns its exit status.
     int stop(std::chrono::milliseconds grace);
 
+    // Passes a stop signal the profiler took on to the program, unless it
+    // came from the terminal (SI_KERNEL): a Ctrl-C reaches the program's
+    // process group by itself.
+    void pass_on(const siginfo_t& info);
+
+    // Where a live run's output went, and its last lines when the program
+    // failed by itself (`ended_by_itself` and a nonzero status), on stderr.
+    void tell_output(int status, bool ended_by_itself) const;
+
+    // After a live view quits: the exit status, stopping the program first
+    // (SIGINT, then SIGTERM, kStopGrace apart) if it still runs; says on
+    // stderr whether it exited or was stopped, and where its output is.
+    int finish_live();
+
 private:
     void signal(int sig);
 
@@ -66,6 +81,7 @@ private:
     std::string command_line_;
     std::string output_path_;
     std::optional<int> status_;
+    bool stopped_ = false;   // stop() had to signal it
 };
 
 // The interpreter needs a moment to map libpython and set up its runtime:

@@ -178,20 +178,18 @@ std::string encode_pprof(const Profile& profile) {
             s.bytes_field(field::kSampleLabel, label.bytes());
             out.bytes_field(field::kSample, s.bytes());
         };
-        // Depth first; `callers` holds the locations of the node's ancestors, outermost first.
-        std::vector<std::uint64_t> callers;
-        std::vector<std::pair<NodeId, std::size_t>> pending;
-        for (NodeId child : tree.node(CallTree::kRoot).children) pending.emplace_back(child, 0);
+        // A caller's location is its first line (a call tree keeps no call
+        // sites); found once per node, parents before their children.
+        std::vector<std::uint64_t> caller_location(tree.size(), 0);
         std::vector<std::uint64_t> stack;
-        while (!pending.empty()) {
-            auto [id, depth] = pending.back();
-            pending.pop_back();
+        tree.for_each_path([&](NodeId id, const std::vector<NodeId>& path) {
             const CallNode& node = tree.node(id);
-            callers.resize(depth);
             const std::int64_t first_line = frames[node.frame].first_line;
+            caller_location[id] = location(node.frame, first_line);
+            // Leaf first, as pprof wants: the leaf at `line`, then the callers inward out.
             auto leaf_stack = [&](std::int64_t line) {
                 stack.assign(1, location(node.frame, line));
-                stack.insert(stack.end(), callers.rbegin(), callers.rend());
+                for (auto it = path.rbegin() + 1; it != path.rend(); ++it) stack.push_back(caller_location[*it]);
                 return stack;
             };
             if (tracing) {
@@ -207,9 +205,7 @@ std::string encode_pprof(const Profile& profile) {
                     emit(leaf_stack(first_line), rest, static_cast<std::uint64_t>(static_cast<double>(rest) * period_ns));
                 }
             }
-            callers.push_back(location(node.frame, first_line));
-            for (NodeId child : node.children) pending.emplace_back(child, depth + 1);
-        }
+        });
     }
     std::string bytes = out.bytes() + locations;
     for (const std::string& s : strings.all()) {

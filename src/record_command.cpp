@@ -87,17 +87,10 @@ int run_launch_live(const LaunchSpec& base, const RecordOptions& options) {
     spec.output_path = options.log_path;
     LaunchedProcess child(spec);
     attach::ProcessMemory memory(child.pid());
-    // Where the output went, and its end when the program failed by itself.
-    auto tell_output = [&](int status, bool failed_by_itself) {
-        std::fprintf(stderr, "profiling: the program's output is in %s\n", child.output_path().c_str());
-        if (!failed_by_itself || status == 0) return;
-        std::string tail = tail_of(child.output_path(), 10);
-        if (!tail.empty()) std::fprintf(stderr, "profiling: the end of its output:\n%s\n", tail.c_str());
-    };
     std::optional<attach::InterpreterLocation> where = wait_for_interpreter(child, spec, memory);
     if (!where) {
         int status = child.wait();
-        tell_output(status, true);
+        child.tell_output(status, true);
         return status;
     }
 
@@ -118,23 +111,15 @@ int run_launch_live(const LaunchSpec& base, const RecordOptions& options) {
     options.live(feed);
 
     thread.finish();
-    const bool ran_to_the_end = child.exited();
-    int status = ran_to_the_end ? child.wait() : child.stop(kStopGrace);
+    if (!child.exited()) child.stop(kStopGrace);   // first, as the outputs take a moment
     write_outputs(sampler.take(), options, nullptr);
-    std::fprintf(stderr, "profiling: the program %s with status %d\n", ran_to_the_end ? "exited" : "was stopped",
-                 status);
-    tell_output(status, ran_to_the_end);
-    return status;
+    return child.finish_live();
 }
 
 }  // namespace
 
-void check_outputs(const RecordOptions& options) {
-    options.exports.check_writable();
-}
-
 int run_attach(pid_t pid, const RecordOptions& options) {
-    check_outputs(options);
+    options.exports.check_writable();
     attach::ProcessMemory memory(pid);
     const attach::InterpreterLocation where = attach::locate_interpreter(pid, memory);
     attach::StackWalker walker(where, memory);
@@ -171,7 +156,7 @@ int run_attach(pid_t pid, const RecordOptions& options) {
 }
 
 int run_launch(const LaunchSpec& spec, const RecordOptions& options) {
-    check_outputs(options);
+    options.exports.check_writable();
     if (options.live) return run_launch_live(spec, options);
     StopSignals signals;   // before fork: the child resets its own mask
     LaunchedProcess child(spec);
@@ -184,11 +169,7 @@ int run_launch(const LaunchSpec& spec, const RecordOptions& options) {
     Sampler sampler(walker, options.sampler, child.command_line());
     SamplerThread thread(sampler);
     while (!thread.done() && !child.exited()) {
-        if (auto info = signals.wait(20)) {
-            // A Ctrl-C from the terminal reaches the program too; anything
-            // sent to the profiler alone is passed on.
-            if (info->si_code != SI_KERNEL) ::kill(child.pid(), info->si_signo);
-        }
+        if (auto info = signals.wait(20)) child.pass_on(*info);
         child.poll();
     }
     thread.finish();

@@ -37,10 +37,6 @@ struct RecordOptions {
     std::string log_path = "profiling-{pid}.log";
 };
 
-// Throws profiling::Error unless --dump and --flamegraph can be written:
-// checked before sampling, whose results would otherwise be lost at the end.
-void check_outputs(const RecordOptions& options);
-
 // Runs the program under the sampler; returns the program's exit status.
 // Live: quitting the viewer stops the program (SIGINT, then SIGTERM).
 int run_launch(const LaunchSpec& spec, const RecordOptions& options);

@@ -24,28 +24,17 @@ json thread_profile(const ThreadProfile& thread, bool tracing) {
     const CallTree& tree = thread.tree;
     json samples = json::array();
     json weights = json::array();
-    std::vector<FrameId> path;
-    // Depth-first with an explicit stack: (node, depth); the path holds the
-    // frames of the current node's ancestors.
-    std::vector<std::pair<NodeId, std::size_t>> pending;
-    for (auto it = tree.node(CallTree::kRoot).children.rbegin(); it != tree.node(CallTree::kRoot).children.rend();
-         ++it) {
-        pending.emplace_back(*it, 0);
-    }
     std::uint64_t total = 0;
-    while (!pending.empty()) {
-        auto [id, depth] = pending.back();
-        pending.pop_back();
+    std::vector<FrameId> frames;
+    tree.for_each_path([&](NodeId id, const std::vector<NodeId>& path) {
         const CallNode& node = tree.node(id);
-        path.resize(depth);
-        path.push_back(node.frame);
-        if (node.own > 0) {
-            samples.push_back(path);
-            weights.push_back(node.own);
-            total += node.own;
-        }
-        for (auto it = node.children.rbegin(); it != node.children.rend(); ++it) pending.emplace_back(*it, depth + 1);
-    }
+        if (node.own == 0) return;
+        frames.clear();
+        for (NodeId on_path : path) frames.push_back(tree.node(on_path).frame);
+        samples.push_back(frames);
+        weights.push_back(node.own);
+        total += node.own;
+    });
     return json{{"type", "sampled"},
                 {"name", thread_name(thread)},
                 {"unit", tracing ? "nanoseconds" : "none"},

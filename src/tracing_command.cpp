@@ -219,11 +219,7 @@ void deliver(const std::shared_ptr<const Profile>& profile, const TracingOptions
 // Runs the program to its end, passing signals on as the sampler does.
 int run_to_end(LaunchedProcess& child, StopSignals& signals) {
     while (!child.poll()) {
-        if (auto info = signals.wait(20)) {
-            // Ctrl-C from the terminal reaches the program too; a signal
-            // sent to the profiler alone is passed on.
-            if (info->si_code != SI_KERNEL) ::kill(child.pid(), info->si_signo);
-        }
+        if (auto info = signals.wait(20)) child.pass_on(*info);
     }
     return child.wait();
 }
@@ -248,25 +244,11 @@ int run_live(const LaunchSpec& base, const TracingOptions& options) {
     feed.output_path = child.output_path();
     options.live(feed);
 
-    const bool ran_to_the_end = child.exited();
-    const int status = ran_to_the_end ? child.wait() : child.stop(kStopGrace);
-    std::fprintf(stderr, "profiling: the program %s with status %d\n", ran_to_the_end ? "exited" : "was stopped",
-                 status);
-    std::fprintf(stderr, "profiling: the program's output is in %s\n", child.output_path().c_str());
-    if (ran_to_the_end && status != 0) {
-        std::string tail = tail_of(child.output_path(), 10);
-        if (!tail.empty()) std::fprintf(stderr, "profiling: the end of its output:\n%s\n", tail.c_str());
-    }
+    const int status = child.finish_live();
     if (options.exports.any()) {
         if (auto profile = traced.final_profile(status)) deliver(profile, options, nullptr, false);
     }
     return status;
-}
-
-// --dump and --flamegraph must be writable before the program runs, or
-// what it took to profile would be lost at the end.
-void check_outputs(const TracingOptions& options) {
-    options.exports.check_writable();
 }
 
 }  // namespace
@@ -320,7 +302,7 @@ std::shared_ptr<const Profile> TracedProgram::final_profile(int status) {
 }
 
 int run_tracing_launch(const LaunchSpec& base, const TracingOptions& options) {
-    check_outputs(options);
+    options.exports.check_writable();   // before the program runs, not after
     if (options.live) return run_live(base, options);
     StopSignals signals;   // before fork: the child resets its own mask
     TracedProgram traced(base, TracedProgram::Settings{options.timer, 0, false, std::nullopt});
@@ -332,7 +314,7 @@ int run_tracing_launch(const LaunchSpec& base, const TracingOptions& options) {
 }
 
 int run_timeit(const std::string& python, const std::vector<std::string>& timeit_args, const TracingOptions& options) {
-    check_outputs(options);
+    options.exports.check_writable();
     LaunchSpec base;
     base.python = python;
     StopSignals signals;

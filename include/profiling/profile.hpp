@@ -92,6 +92,26 @@ public:
     std::size_t size() const { return nodes_.size(); }
     std::uint64_t total() const { return nodes_[kRoot].deep; }
 
+    // Calls visit(id, path) for every node below the root, depth first,
+    // children in order; `path` holds the node ids from the outermost frame
+    // down to `id` itself. Iterative: stacks can be thousands deep.
+    template <typename Visit>
+    void for_each_path(Visit visit) const {
+        std::vector<NodeId> path;
+        std::vector<std::pair<NodeId, std::size_t>> pending;   // (node, depth)
+        const auto& top = nodes_[kRoot].children;
+        for (auto it = top.rbegin(); it != top.rend(); ++it) pending.emplace_back(*it, 0);
+        while (!pending.empty()) {
+            const auto [id, depth] = pending.back();
+            pending.pop_back();
+            path.resize(depth);
+            path.push_back(id);
+            visit(id, static_cast<const std::vector<NodeId>&>(path));
+            const auto& children = nodes_[id].children;
+            for (auto it = children.rbegin(); it != children.rend(); ++it) pending.emplace_back(*it, depth + 1);
+        }
+    }
+
 private:
     void add_own(NodeId at, std::int32_t leaf_line, std::uint64_t weight);
 
