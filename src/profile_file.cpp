@@ -23,7 +23,7 @@ namespace {
 
 using nlohmann::json;
 
-const char* const kNotProfileHint = "pass a .prf file written by `profiling record`";
+const char* const kNotProfileHint = "pass a .prf file written with --dump";
 const char* const kDamagedHint = "the file is damaged or was cut short; record the profile again";
 
 // ---------------------------------------------------------------- writing

@@ -257,7 +257,7 @@ TEST_CASE("a 100,000-node tree stays compact", "[prf]") {
 }
 
 TEST_CASE("files that are not profiles are named for what they look like", "[prf][reject]") {
-    CHECK(rejection("") == "p.prf is not a profile: the file is empty — pass a .prf file written by `profiling record`");
+    CHECK(rejection("") == "p.prf is not a profile: the file is empty — pass a .prf file written with --dump");
     CHECK_THAT(rejection("hello world\nsecond line\n"),
                Catch::StartsWith("p.prf is not a profile: it is a text file starting with \"hello world\""));
     CHECK_THAT(rejection("main (app.py:1);handle (app.py:10) 3\n"),
