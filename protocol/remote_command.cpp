@@ -8,6 +8,7 @@
 #include "protocol/client.hpp"
 #include "src/collapsed_stacks.hpp"
 #include "src/duration_format.hpp"
+#include "src/output_file.hpp"
 #include "src/profile_file.hpp"
 #include "src/stop_signals.hpp"
 #include "src/tracing_command.hpp"
@@ -256,7 +257,7 @@ std::pair<int, std::string> serve_program(Source& source, LaunchedProcess& child
 }  // namespace
 
 int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, const ServerOptions& server_options) {
-    options.exports.check_writable();
+    options.exports.check_writable(kStdoutIsPrograms);
     Server server(server_options);   // bound before the program starts: a busy port launches nothing
     StopSignals signals;             // before fork and threads
     LaunchedProcess child(spec);
@@ -281,7 +282,7 @@ int run_remote_launch(const LaunchSpec& spec, const RecordOptions& options, cons
 
 int run_remote_tracing_launch(const LaunchSpec& spec, const RecordOptions& options, const std::string& timer,
                               const ServerOptions& server_options) {
-    options.exports.check_writable();
+    options.exports.check_writable(kStdoutIsPrograms);
     Server server(server_options);   // bound before the program starts: a busy port launches nothing
     StopSignals signals;             // before fork and threads
     TracedProgram traced(spec, TracedProgram::Settings{timer, server_options.interval_s, true, std::nullopt});
@@ -297,7 +298,7 @@ int run_remote_tracing_launch(const LaunchSpec& spec, const RecordOptions& optio
 }
 
 int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptions& server_options) {
-    options.exports.check_writable();
+    options.exports.check_writable(nullptr);
     Server server(server_options);
     StopSignals signals;
     attach::ProcessMemory memory(pid);
@@ -423,7 +424,18 @@ int run_view_remote(const ViewRemoteOptions& options) {
     client.address = options.address;
     client.token = token_from(options.token);
     client.give_up_s = options.give_up_s;
+    // --dump is checked before connecting; "-" writes each profile received
+    // to stdout, so the text report moves to stderr.
+    const bool dump_to_stdout = options.dump_path == "-";
+    if (options.dump_path) {
+        if (dump_to_stdout && options.viewer) {
+            throw Error(ErrorKind::BadInput, "--dump -: stdout is the viewer's terminal",
+                        "name a file, or redirect stdout (then the text report goes to stderr)");
+        }
+        check_output_file(*options.dump_path);
+    }
     if (options.viewer) return view_remote_interactively(options, client);
+    std::FILE* report_to = dump_to_stdout ? stderr : stdout;
     std::size_t received = 0;
     bool lost_reported = false;
     ClientEvents events;
@@ -445,12 +457,12 @@ int run_view_remote(const ViewRemoteOptions& options) {
                                        remote.sampling() ? (tracing ? "tracing" : "sampling")
                                                          : (tracing ? "not tracing" : "not sampling"),
                                        remote.viewers());
-        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fwrite(line.data(), 1, line.size(), report_to);
         if (!options.quiet) {
             std::string text = format_text_report(profile, options.report);
-            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fwrite(text.data(), 1, text.size(), report_to);
         }
-        std::fflush(stdout);
+        std::fflush(report_to);
         return options.updates == 0 || received < options.updates;
     };
     events.lost = [&](const std::string& why, bool ended) {

@@ -7,14 +7,13 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace profiling {
-
-namespace {
 
 std::string directory_of(const std::string& path) {
     auto slash = path.rfind('/');
@@ -23,13 +22,7 @@ std::string directory_of(const std::string& path) {
     return path.substr(0, slash);
 }
 
-std::string base_name_of(const std::string& path) {
-    auto slash = path.rfind('/');
-    return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// What the user can do about `err` when writing into `directory`.
-std::string hint_for(int err, const std::string& directory) {
+std::string write_hint(int err, const std::string& directory) {
     switch (err) {
     case ENOENT:
     case ENOTDIR:
@@ -50,9 +43,24 @@ std::string hint_for(int err, const std::string& directory) {
     }
 }
 
+namespace {
+
+std::string base_name_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 [[noreturn]] void fail(const std::string& path, const std::string& directory, int err) {
     throw Error(ErrorKind::BadInput, fmt::format("cannot write {}: {}", path, std::strerror(err)),
-                hint_for(err, directory));
+                write_hint(err, directory));
+}
+
+[[noreturn]] void refuse_special(const std::string& path) {
+    throw Error(ErrorKind::BadInput,
+                fmt::format("cannot write {}: it is not a regular file (a link, device, FIFO or socket appeared "
+                            "there); left it alone",
+                            path),
+                "write it again, or choose another path");
 }
 
 // A name unlikely to collide with another writer; O_EXCL settles any collision.
@@ -64,12 +72,28 @@ std::string temporary_name(const std::string& directory, const std::string& base
     return fmt::format("{}.{}.tmp-{}-{:016x}", dir_prefix, base, ::getpid(), mix);
 }
 
+// What is at `path` now: nothing (ENOENT), a regular file, or something that
+// must never be renamed over.
+enum class Existing { Nothing, Regular, Other };
+
+Existing existing_at(const std::string& path, struct stat* st) {
+    if (::lstat(path.c_str(), st) != 0) return errno == ENOENT ? Existing::Nothing : Existing::Other;
+    return S_ISREG(st->st_mode) ? Existing::Regular : Existing::Other;
+}
+
 }  // namespace
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
     const std::string directory = directory_of(path);
     const std::string base = base_name_of(path);
     if (base.empty() || base == "." || base == "..") fail(path, directory, EISDIR);
+
+    struct stat before {};
+    const Existing existed = existing_at(path, &before);
+    if (existed == Existing::Other) {
+        if (S_ISDIR(before.st_mode)) fail(path, directory, EISDIR);
+        refuse_special(path);
+    }
 
     std::string temp;
     int fd = -1;
@@ -87,6 +111,15 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
         fail(path, directory, err);
     };
 
+    if (existed == Existing::Regular) {
+        // Replacing a file keeps what its owner chose: its mode, and its
+        // owner when root rewrites someone's file.
+        ::fchmod(fd, before.st_mode & 07777);
+        if (::geteuid() == 0 && (before.st_uid != 0 || before.st_gid != 0)) {
+            [[maybe_unused]] int ignored = ::fchown(fd, before.st_uid, before.st_gid);
+        }
+    }
+
     std::size_t written = 0;
     while (written < bytes.size()) {
         ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
@@ -101,7 +134,30 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
     int closed = ::close(fd);
     fd = -1;
     if (closed != 0 && errno != EINTR) abandon(errno);
-    if (::rename(temp.c_str(), path.c_str()) != 0) abandon(errno);
+
+    // Checked again just before the rename: never replace a device, FIFO,
+    // socket or link that appeared meanwhile (as root, a rename over
+    // /dev/null would delete the machine's /dev/null).
+    struct stat now {};
+    const Existing exists_now = existing_at(path, &now);
+    if (exists_now == Existing::Other) {
+        ::unlink(temp.c_str());
+        if (S_ISDIR(now.st_mode)) fail(path, directory, EISDIR);
+        refuse_special(path);
+    }
+    bool renamed = false;
+    if (exists_now == Existing::Nothing) {
+        // A new path: claim it only if it is still free.
+        if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) {
+            renamed = true;
+        } else if (errno == EEXIST && existing_at(path, &now) != Existing::Regular) {
+            ::unlink(temp.c_str());
+            refuse_special(path);
+        } else if (errno != EEXIST && errno != EINVAL && errno != ENOSYS) {
+            abandon(errno);
+        }
+    }
+    if (!renamed && ::rename(temp.c_str(), path.c_str()) != 0) abandon(errno);
 
     // Make the rename itself durable; the file is already in place, so a
     // failure here is not worth reporting.
@@ -109,15 +165,6 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
     if (dir_fd >= 0) {
         ::fsync(dir_fd);
         ::close(dir_fd);
-    }
-}
-
-void check_can_write(const std::string& path) {
-    std::string directory = path;
-    const auto slash = directory.rfind('/');
-    directory = slash == std::string::npos ? "." : slash == 0 ? "/" : directory.substr(0, slash);
-    if (::access(directory.c_str(), W_OK | X_OK) != 0) {
-        throw Error(ErrorKind::BadInput, fmt::format("cannot write {}: {}", path, std::strerror(errno)));
     }
 }
 

@@ -1,6 +1,6 @@
 #include "src/collapsed_stacks.hpp"
 
-#include "src/atomic_file.hpp"
+#include "src/output_file.hpp"
 
 #include <fmt/format.h>
 
@@ -91,7 +91,7 @@ std::string collapsed_stacks(const Profile& profile, const CollapsedOptions& opt
 }
 
 void write_collapsed_stacks(const Profile& profile, const std::string& path, const CollapsedOptions& options) {
-    write_file_atomically(path, collapsed_stacks(profile, options));
+    write_output_file(path, collapsed_stacks(profile, options));
 }
 
 }  // namespace profiling

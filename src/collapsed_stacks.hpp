@@ -40,7 +40,7 @@ std::string collapsed_frame_text(std::string_view label);
 
 std::string collapsed_stacks(const Profile& profile, const CollapsedOptions& options = {});
 
-// Writes collapsed_stacks() to `path` atomically (see write_file_atomically).
+// Writes collapsed_stacks() to `path` (see write_output_file: atomically for a file).
 void write_collapsed_stacks(const Profile& profile, const std::string& path, const CollapsedOptions& options = {});
 
 }  // namespace profiling

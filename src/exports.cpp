@@ -1,16 +1,49 @@
 #include "src/exports.hpp"
 
-#include "src/atomic_file.hpp"
+#include "profiling/errors.hpp"
 #include "src/collapsed_stacks.hpp"
+#include "src/output_file.hpp"
 #include "src/pprof.hpp"
 #include "src/profile_file.hpp"
 #include "src/speedscope.hpp"
 
+#include <fmt/format.h>
+
+#include <utility>
+#include <vector>
+
 namespace profiling {
 
-void Exports::check_writable() const {
-    for (const auto* path : {&dump, &flamegraph, &speedscope, &pprof}) {
-        if (*path) check_can_write(**path);
+namespace {
+
+// " -> PATH" in the summary line; "-" reads better as where it went.
+std::string arrow(const std::string& path) { return " -> " + (path == "-" ? std::string("stdout") : path); }
+
+}  // namespace
+
+void Exports::check_writable(const char* stdout_owner) const {
+    std::vector<std::pair<const char*, const std::string*>> named;
+    for (const auto& [option, path] : {std::pair{"--dump", &dump}, std::pair{"--flamegraph", &flamegraph},
+                                       std::pair{"--speedscope", &speedscope}, std::pair{"--pprof", &pprof}}) {
+        if (*path) named.emplace_back(option, &**path);
+    }
+    for (const auto& [option, path] : named) {
+        if (*path == "-" && stdout_owner) {
+            throw Error(ErrorKind::BadInput, fmt::format("{} -: stdout is {}", option, stdout_owner),
+                        "name a file");
+        }
+        check_output_file(*path);
+    }
+    std::vector<std::string> identities;
+    for (const auto& [option, path] : named) identities.push_back(output_identity(*path));
+    for (std::size_t i = 0; i < named.size(); ++i) {
+        for (std::size_t j = i + 1; j < named.size(); ++j) {
+            if (identities[i].empty() || identities[i] != identities[j]) continue;
+            throw Error(ErrorKind::BadInput,
+                        fmt::format("{} {} and {} {} name the same file", named[i].first, *named[i].second,
+                                    named[j].first, *named[j].second),
+                        "give each its own file");
+        }
     }
 }
 
@@ -18,19 +51,19 @@ std::string Exports::write(const Profile& profile) const {
     std::string written;
     if (dump) {
         write_profile(profile, *dump);
-        written += " -> " + *dump;
+        written += arrow(*dump);
     }
     if (flamegraph) {
         write_collapsed_stacks(profile, *flamegraph, CollapsedOptions{});
-        written += " -> " + *flamegraph;
+        written += arrow(*flamegraph);
     }
     if (speedscope) {
         write_speedscope(profile, *speedscope);
-        written += " -> " + *speedscope;
+        written += arrow(*speedscope);
     }
     if (pprof) {
         write_pprof(profile, *pprof);
-        written += " -> " + *pprof;
+        written += arrow(*pprof);
     }
     return written;
 }

@@ -1,6 +1,8 @@
-// The files a profiling run can leave behind, all written atomically at the
-// end: the profile itself (.prf, `profiling view`), collapsed stacks
-// (flamegraph.pl, inferno), speedscope JSON, pprof.
+// The files a profiling run can leave behind, written at the end: the
+// profile itself (.prf, `profiling view`), collapsed stacks (flamegraph.pl,
+// inferno), speedscope JSON, pprof. Each goes where write_output_file says
+// (atomically for a regular file; devices, FIFOs, links and "-" for stdout
+// as src/output_file.hpp describes).
 #pragma once
 
 #include "profiling/profile.hpp"
@@ -9,6 +11,10 @@
 #include <string>
 
 namespace profiling {
+
+// Whose stdout is, where "-" may not name an export.
+inline constexpr const char* kStdoutIsPrograms = "the program's (launch mode)";
+inline constexpr const char* kStdoutIsViewers = "the viewer's terminal";
 
 struct Exports {
     std::optional<std::string> dump;         // --dump F.prf
@@ -20,7 +26,11 @@ struct Exports {
 
     // Throws profiling::Error unless every asked-for file can be written:
     // checked before a run, whose results would otherwise be lost at the end.
-    void check_writable() const;
+    // `stdout_owner` says whose stdout is ("the program's (launch mode)")
+    // where "-" may not name it; null where stdout is free for an export.
+    // Two options naming the same file (also through a link, or "-" and
+    // /dev/stdout) are refused; a character device may be named twice.
+    void check_writable(const char* stdout_owner) const;
 
     // Writes every asked-for file; returns " -> PATH" for each, in order.
     std::string write(const Profile& profile) const;

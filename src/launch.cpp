@@ -1,6 +1,8 @@
 #include "src/launch.hpp"
 
 #include "profiling/errors.hpp"
+#include "src/atomic_file.hpp"
+#include "src/output_file.hpp"
 
 #include <fmt/format.h>
 
@@ -9,8 +11,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <string_view>
@@ -34,11 +38,61 @@ struct ChildFailure {
 constexpr int kExec = 0;
 constexpr int kOutput = 1;
 
+// Opens the program's log for writing, in the child (async-signal-safe). A
+// file is created or truncated (through a link, its target); a device is
+// opened as it is (O_TRUNC does nothing to one); a FIFO is opened once a
+// reader is there, waiting up to kFifoReaderWait and saying so once:
+// without O_NONBLOCK the open would block for as long as nobody reads.
+int open_log(const char* path, const std::string& waiting_message) {
+    constexpr long kStepNs = 20'000'000;
+    const long steps = static_cast<long>(kFifoReaderWait.count()) * 1'000'000 / kStepNs;
+    for (long step = 0;; ++step) {
+        int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_NONBLOCK, 0644);
+        if (fd >= 0) {
+            const int flags = ::fcntl(fd, F_GETFL);
+            if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+            return fd;
+        }
+        if (errno == EINTR) continue;
+        if (errno != ENXIO || step >= steps) return -1;
+        if (step == 25) {
+            [[maybe_unused]] auto n = ::write(STDERR_FILENO, waiting_message.data(), waiting_message.size());
+        }
+        timespec pause{0, kStepNs};
+        ::nanosleep(&pause, nullptr);
+    }
+}
+
+// Refuses, before the program starts, a --log path that must not or cannot
+// be written: a directory, a block device, a missing directory, a link
+// loop, a socket, or stdout/stderr (the viewer's terminal).
+void check_log_path(const std::string& path, bool numbered) {
+    if (numbered) {
+        const std::string directory = directory_of(path);
+        if (::access(directory.c_str(), W_OK | X_OK) != 0) {
+            throw Error(ErrorKind::BadInput,
+                        fmt::format("cannot write the program's output to {}: {}", path, std::strerror(errno)),
+                        write_hint(errno, directory));
+        }
+        return;
+    }
+    const OutputTarget target = resolve_output(path);
+    if (target.kind == OutputKind::Descriptor) {
+        throw Error(ErrorKind::BadInput, fmt::format("--log {}: that is the viewer's terminal", path),
+                    "name a file, a FIFO or a device such as /dev/null");
+    }
+    if (target.kind == OutputKind::Socket) {
+        throw Error(ErrorKind::BadInput, fmt::format("--log {}: it is a socket", path),
+                    "name a file, a FIFO or a device such as /dev/null");
+    }
+}
+
 // In the child, before exec (async-signal-safe): stdout and stderr to the
 // file prefix + pid + suffix (prefix alone unless `numbered`), stdin from
 // /dev/null, a process group of its own, SIGTERM when the parent dies.
 // Returns 0 or an errno.
-int detach_output(const std::string& prefix, const std::string& suffix, bool numbered, pid_t parent) {
+int detach_output(const std::string& prefix, const std::string& suffix, bool numbered, pid_t parent,
+                  const std::string& fifo_message) {
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) return ESRCH;
@@ -54,7 +108,7 @@ int detach_output(const std::string& prefix, const std::string& suffix, bool num
         for (char c : suffix) *at++ = c;
     }
     *at = '\0';
-    int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open_log(path, fifo_message);
     if (fd < 0) return errno;
     int null = ::open("/dev/null", O_RDONLY);
     if (null < 0) return errno;
@@ -107,6 +161,12 @@ LaunchedProcess::LaunchedProcess(const LaunchSpec& spec) {
             numbered = true;
         }
     }
+    std::string fifo_message;
+    if (spec.output_path) {
+        check_log_path(numbered ? prefix + "0" + suffix : prefix, numbered);
+        fifo_message = fmt::format("profiling: waiting up to {:g} s for a reader on FIFO {}\n",
+                                   std::chrono::duration<double>(kFifoReaderWait).count(), prefix);
+    }
     const pid_t parent = ::getpid();
 
     // The child reports a failed exec through a close-on-exec pipe: if exec
@@ -129,7 +189,7 @@ LaunchedProcess::LaunchedProcess(const LaunchSpec& spec) {
         for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) ::signal(sig, SIG_DFL);
         ChildFailure failure{kExec, 0};
         if (spec.output_path) {
-            if (int err = detach_output(prefix, suffix, numbered, parent); err != 0) {
+            if (int err = detach_output(prefix, suffix, numbered, parent, fifo_message); err != 0) {
                 failure = ChildFailure{kOutput, err};
             }
         }
@@ -154,6 +214,12 @@ LaunchedProcess::LaunchedProcess(const LaunchSpec& spec) {
     ::close(report[0]);
     if (n == sizeof failure) {
         wait();
+        if (failure.stage == kOutput && failure.error == ENXIO) {
+            throw Error(ErrorKind::BadInput,
+                        fmt::format("cannot write the program's output to {}: no reader on the FIFO (waited {:g} s)",
+                                    output_path_, std::chrono::duration<double>(kFifoReaderWait).count()),
+                        fmt::format("start its reader first (e.g. cat {}), or pass --log FILE", output_path_));
+        }
         if (failure.stage == kOutput) {
             throw Error(ErrorKind::BadInput,
                         fmt::format("cannot write the program's output to {}: {}", output_path_,
@@ -253,6 +319,9 @@ std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess&
 // The last `lines` lines of a file (at most its last 4 KiB), for a program
 // that failed while its output went to a log.
 std::string tail_of(const std::string& path, int lines) {
+    // Only a regular file: reading a FIFO or a terminal would block.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) return {};
     std::string text(4096, '\0');

@@ -316,6 +316,7 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "profiling: convert needs --flamegraph FILE, --speedscope FILE and/or --pprof FILE\n");
                 return 2;
             }
+            convert_exports.check_writable(nullptr);
             convert_exports.write(read_profile(convert_path));
             return 0;
         }

@@ -1,7 +1,7 @@
 #include "src/pprof.hpp"
 
 #include "profiling/errors.hpp"
-#include "src/atomic_file.hpp"
+#include "src/output_file.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>
@@ -217,7 +217,7 @@ std::string encode_pprof(const Profile& profile) {
 }
 
 void write_pprof(const Profile& profile, const std::string& path) {
-    write_file_atomically(path, gzip(encode_pprof(profile)));
+    write_output_file(path, gzip(encode_pprof(profile)));
 }
 
 }  // namespace profiling

@@ -24,7 +24,7 @@ namespace profiling {
 // The uncompressed protobuf bytes.
 std::string encode_pprof(const Profile& profile);
 
-// gzip(encode_pprof) written to `path` atomically; throws profiling::Error
+// gzip(encode_pprof) written to `path` (write_output_file); throws profiling::Error
 // (BadInput) naming the path when it cannot be written.
 void write_pprof(const Profile& profile, const std::string& path);
 

@@ -1,7 +1,7 @@
 #include "src/profile_file.hpp"
 
 #include "profiling/errors.hpp"
-#include "src/atomic_file.hpp"
+#include "src/output_file.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -622,7 +622,7 @@ Profile decode_profile(std::string_view bytes, const std::string& name) {
 }
 
 void write_profile(const Profile& profile, const std::string& path) {
-    write_file_atomically(path, encode_profile(profile));
+    write_output_file(path, encode_profile(profile));
 }
 
 Profile read_profile(const std::string& path) {

@@ -38,7 +38,7 @@ std::string encode_profile(const Profile& profile);
 // naming what is wrong for anything that is not a valid profile.
 Profile decode_profile(std::string_view bytes, const std::string& name);
 
-// Writes `profile` to `path` atomically (see write_file_atomically).
+// Writes `profile` to `path` (see write_output_file: atomically for a file).
 void write_profile(const Profile& profile, const std::string& path);
 
 // Reads a .prf file; throws profiling::Error (BadInput) if it cannot be read

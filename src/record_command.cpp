@@ -119,7 +119,7 @@ int run_launch_live(const LaunchSpec& base, const RecordOptions& options) {
 }  // namespace
 
 int run_attach(pid_t pid, const RecordOptions& options) {
-    options.exports.check_writable();
+    options.exports.check_writable(options.live ? kStdoutIsViewers : nullptr);
     attach::ProcessMemory memory(pid);
     const attach::InterpreterLocation where = attach::locate_interpreter(pid, memory);
     attach::StackWalker walker(where, memory);
@@ -156,7 +156,7 @@ int run_attach(pid_t pid, const RecordOptions& options) {
 }
 
 int run_launch(const LaunchSpec& spec, const RecordOptions& options) {
-    options.exports.check_writable();
+    options.exports.check_writable(options.live ? kStdoutIsViewers : kStdoutIsPrograms);
     if (options.live) return run_launch_live(spec, options);
     StopSignals signals;   // before fork: the child resets its own mask
     LaunchedProcess child(spec);

@@ -1,6 +1,6 @@
 #include "src/speedscope.hpp"
 
-#include "src/atomic_file.hpp"
+#include "src/output_file.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -73,7 +73,7 @@ std::string format_speedscope(const Profile& profile) {
 }
 
 void write_speedscope(const Profile& profile, const std::string& path) {
-    write_file_atomically(path, format_speedscope(profile));
+    write_output_file(path, format_speedscope(profile));
 }
 
 }  // namespace profiling

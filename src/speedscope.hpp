@@ -19,7 +19,7 @@ namespace profiling {
 // The JSON text.
 std::string format_speedscope(const Profile& profile);
 
-// Writes it to `path` atomically; throws profiling::Error (BadInput) naming
+// Writes it to `path` (write_output_file); throws profiling::Error (BadInput) naming
 // the path when it cannot be written.
 void write_speedscope(const Profile& profile, const std::string& path);
 

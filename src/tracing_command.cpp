@@ -302,7 +302,8 @@ std::shared_ptr<const Profile> TracedProgram::final_profile(int status) {
 }
 
 int run_tracing_launch(const LaunchSpec& base, const TracingOptions& options) {
-    options.exports.check_writable();   // before the program runs, not after
+    // Before the program runs, not after.
+    options.exports.check_writable(options.live ? kStdoutIsViewers : kStdoutIsPrograms);
     if (options.live) return run_live(base, options);
     StopSignals signals;   // before fork: the child resets its own mask
     TracedProgram traced(base, TracedProgram::Settings{options.timer, 0, false, std::nullopt});
@@ -314,7 +315,7 @@ int run_tracing_launch(const LaunchSpec& base, const TracingOptions& options) {
 }
 
 int run_timeit(const std::string& python, const std::vector<std::string>& timeit_args, const TracingOptions& options) {
-    options.exports.check_writable();
+    options.exports.check_writable("timeit's report");
     LaunchSpec base;
     base.python = python;
     StopSignals signals;
