@@ -31,6 +31,7 @@ std::optional<CodeCache::Identity> CodeCache::identity_from(const unsigned char*
     std::memcpy(&id.first_line, header + layout_.code_firstlineno, sizeof id.first_line);
     if (layout_.code_first_traceable != kAbsent) {
         std::memcpy(&id.first_traceable, header + layout_.code_first_traceable, sizeof id.first_traceable);
+        std::memcpy(&id.code_units, header + layout_.varobject_size, sizeof id.code_units);
     }
     if (code_type_ != 0 && id.type != code_type_) return std::nullopt;
     if (id.filename == 0 || id.name == 0 || id.first_line < 0) return std::nullopt;
@@ -50,6 +51,11 @@ std::optional<CodeInfo> CodeCache::decode(const Identity& id) {
     }
     info.first_line = id.first_line;
     info.first_traceable_byte = std::int64_t{id.first_traceable} * 2;
+    // Python code has at least one instruction (its return) after the RESUME
+    // that ends its prologue; a shim ends at (3.12) or before (3.13+: the
+    // first traceable unit lies past its end) that RESUME.
+    info.is_shim = layout_.code_first_traceable != kAbsent &&
+                   id.code_units <= std::int64_t{id.first_traceable} + layout_.resume_code_units;
     if (auto table = read_bytes_object(memory_, layout_, id.linetable)) {
         info.lines = decode_line_table(layout_.line_format, *table, id.first_line);
     }

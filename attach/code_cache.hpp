@@ -29,6 +29,12 @@ struct CodeInfo {
     // frame whose instruction is still before it has not really started
     // (tracebacks and sys._current_frames() leave it out).
     std::int64_t first_traceable_byte = 0;
+    // 3.11+: the interpreter's own code (3.12's `<interpreter trampoline>`
+    // in every entry frame, 3.13+'s `__init__` cleanup shim), never Python
+    // code: its bytecode ends with its prologue, so it can never run a line.
+    // This is CPython's own construction, not a name; such frames are never
+    // shown.
+    bool is_shim = false;
     std::vector<LineRange> lines;
 
     std::int32_t line_for(std::int64_t byte_offset) const {
@@ -66,6 +72,7 @@ private:
         std::uint64_t type = 0, filename = 0, name = 0, qualname = 0, linetable = 0;
         std::int32_t first_line = 0;
         std::int32_t first_traceable = 0;
+        std::int64_t code_units = 0;   // ob_size: the bytecode's length (3.11+)
         bool operator==(const Identity&) const = default;
     };
     struct Entry {

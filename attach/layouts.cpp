@@ -121,6 +121,7 @@ constexpr Layout py312{
     .frame_model = FrameModel::InterpreterFrames,
     .iframe_code = 0, .iframe_previous = 8, .iframe_instr = 56, .iframe_owner = 70,
     .iframe_size = 80, .first_shim_owner = 3,   // FRAME_OWNED_BY_CSTACK
+    .entry_frames_hold_shim = true,             // interp->interpreter_trampoline
     .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_firstlineno = 68,
     .code_linetable = 136, .code_adaptive = 192, .code_first_traceable = 176,
     .line_format = LT::Locations311,
@@ -177,6 +178,7 @@ constexpr Layout py315 = [] {
     l.tstate_datastack_chunk = 256;
     l.interp_modules = 7592;
     l.heaptype_cached_keys = 888;
+    l.resume_code_units = 2;     // RESUME gained an inline cache entry
     return l;
 }();
 

@@ -98,6 +98,7 @@ struct Layout {
     int iframe_size = 0;
     int first_shim_owner = 256;              // owner values >= this are C-stack shims
     int generator_owner = 1;                 // FRAME_OWNED_BY_GENERATOR
+    bool entry_frames_hold_shim = false;     // 3.12: entry frames point at the trampoline code
     bool code_is_tagged = false;             // 3.14+: _PyStackRef, clear low 2 bits
 
     // PyCodeObject
@@ -108,6 +109,7 @@ struct Layout {
     Offset code_linetable = kAbsent;         // co_lnotab / co_linetable
     Offset code_adaptive = kAbsent;          // 3.11+: inline bytecode
     Offset code_first_traceable = kAbsent;   // 3.11+: int _co_firsttraceable (code units)
+    int resume_code_units = 1;               // 3.11+: RESUME and its inline caches, in code units
     LineTableFormat line_format = LineTableFormat::LnotabSigned;
 
     // Objects

@@ -327,6 +327,14 @@ bool StackWalker::resolve_frames(std::vector<FrameRef>& out) {
         const CodeInfo* code = codes_found_[i];
         if (!code) return false;   // not a code object: the stack changed under us
         const RawFrame& raw = raw_[i];
+        if (code->is_shim) {
+            // The interpreter's own code, never shown. On 3.12 only entry
+            // frames hold one, and they are owned by the C stack: read as
+            // anything else, the frame was read after its C stack was reused
+            // (a torn stack, read again).
+            if (layout_.entry_frames_hold_shim && raw.owner < layout_.first_shim_owner) return false;
+            continue;
+        }
         if (layout_.frame_model == FrameModel::FrameObjects) {
             out.push_back({code, line_of(code, raw.position, raw.position)});
             continue;

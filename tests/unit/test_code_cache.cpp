@@ -1,0 +1,127 @@
+// CodeCache: which code objects are the interpreter's own shims (never shown
+// in a stack), from the shape CPython gives them, for every 3.11+ layout.
+// The real interpreters are checked end to end by tests/e2e/test_pseudo_frames.py.
+#include "attach/code_cache.hpp"
+#include "attach/layouts.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace profiling;
+using namespace profiling::attach;
+
+namespace {
+
+// Memory made of separately allocated regions; a read must fall inside one.
+class RegionMemory final : public MemoryReader {
+public:
+    bool read(std::uint64_t address, void* out, std::size_t size) override {
+        auto it = regions_.upper_bound(address);
+        if (it == regions_.begin()) return false;
+        --it;
+        if (address + size > it->first + it->second.size()) return false;
+        std::memcpy(out, it->second.data() + (address - it->first), size);
+        return true;
+    }
+
+    std::uint64_t alloc(std::size_t size) {
+        std::uint64_t at = next_;
+        regions_[at].assign(size, 0);
+        next_ += (size + 0xfff) & ~std::uint64_t{0xfff};
+        return at;
+    }
+
+    template <typename T>
+    void put(std::uint64_t address, T value) {
+        auto it = --regions_.upper_bound(address);
+        std::memcpy(it->second.data() + (address - it->first), &value, sizeof(T));
+    }
+
+private:
+    std::map<std::uint64_t, std::vector<unsigned char>> regions_;
+    std::uint64_t next_ = 0x100000;
+};
+
+// A compact ASCII str (PEP 393).
+std::uint64_t make_str(RegionMemory& memory, const Layout& layout, const std::string& text) {
+    std::uint64_t s = memory.alloc(static_cast<std::size_t>(layout.ascii_object_size) + text.size() + 1);
+    memory.put<std::int64_t>(s + layout.unicode_length, static_cast<std::int64_t>(text.size()));
+    memory.put<std::uint32_t>(s + layout.unicode_state, (1u << 2) | 0x20 | 0x40);   // kind 1, compact, ascii
+    for (std::size_t i = 0; i < text.size(); ++i) memory.put(s + layout.ascii_object_size + i, text[i]);
+    return s;
+}
+
+// A code object of `units` code units whose first traceable unit is `first_traceable`.
+std::uint64_t make_code(RegionMemory& memory, const Layout& layout, const std::string& name, const std::string& file,
+                        std::int64_t units, std::int32_t first_traceable) {
+    std::uint64_t code = memory.alloc(layout.code_object_span() + 64);
+    memory.put<std::int64_t>(code + layout.varobject_size, units);
+    memory.put(code + layout.code_name, make_str(memory, layout, name));
+    memory.put(code + layout.code_qualname, make_str(memory, layout, name));
+    memory.put(code + layout.code_filename, make_str(memory, layout, file));
+    memory.put<std::int32_t>(code + layout.code_firstlineno, 1);
+    memory.put(code + layout.code_first_traceable, first_traceable);
+    return code;
+}
+
+}  // namespace
+
+TEST_CASE("the interpreter's shim code objects are told from Python code by their shape", "[code]") {
+    for (int minor : {11, 12, 13, 14, 15}) {
+        CAPTURE(minor);
+        const Layout layout = *layout_for(PythonVersion{3, minor, 0});
+        RegionMemory memory;
+        CodeCache cache(memory, layout, 0);
+        const std::int64_t resume = layout.resume_code_units;
+
+        // 3.12's interpreter trampoline: NOP, INTERPRETER_EXIT, RESUME.
+        const CodeInfo* trampoline = cache.resolve(make_code(memory, layout, "<interpreter trampoline>", "<shim>", 3, 2));
+        REQUIRE(trampoline);
+        CHECK(trampoline->is_shim);
+        // 3.13+'s __init__ cleanup: three units, first traceable past its end.
+        const CodeInfo* cleanup = cache.resolve(make_code(memory, layout, "__init__", "__init__", 3, 4));
+        REQUIRE(cleanup);
+        CHECK(cleanup->is_shim);
+        // The same shape under an ordinary name is still a shim: the shape is the marker.
+        const CodeInfo* renamed = cache.resolve(make_code(memory, layout, "work", "/app/x.py", 2 + resume - 1, 1));
+        REQUIRE(renamed);
+        CHECK(renamed->is_shim);
+
+        // `def f(): pass`: RESUME (and its caches), then the return.
+        const CodeInfo* empty_function = cache.resolve(make_code(memory, layout, "f", "/app/x.py", resume + 1, 0));
+        REQUIRE(empty_function);
+        CHECK_FALSE(empty_function->is_shim);
+        // A generator: RETURN_GENERATOR, POP_TOP, RESUME, ..., its body.
+        const CodeInfo* generator = cache.resolve(make_code(memory, layout, "gen", "/app/x.py", 2 + resume + 3, 2));
+        REQUIRE(generator);
+        CHECK_FALSE(generator->is_shim);
+        // The trampoline's name and file on real code do not make it a shim.
+        const CodeInfo* named_alike =
+            cache.resolve(make_code(memory, layout, "<interpreter trampoline>", "<shim>", resume + 5, 0));
+        REQUIRE(named_alike);
+        CHECK_FALSE(named_alike->is_shim);
+    }
+}
+
+TEST_CASE("before 3.11 no code object is a shim", "[code]") {
+    for (int minor : {6, 9, 10}) {
+        CAPTURE(minor);
+        const Layout layout = *layout_for(PythonVersion{3, minor, 0});
+        RegionMemory memory;
+        CodeCache cache(memory, layout, 0);
+        std::uint64_t code = memory.alloc(layout.code_object_span() + 64);
+        memory.put(code + layout.code_name, make_str(memory, layout, "f"));
+        memory.put(code + layout.code_filename, make_str(memory, layout, "x.py"));
+        memory.put<std::int32_t>(code + layout.code_firstlineno, 1);
+        // Whatever lies where ob_size would be.
+        memory.put<std::int64_t>(code + layout.varobject_size, 0);
+        const CodeInfo* info = cache.resolve(code);
+        REQUIRE(info);
+        CHECK(info->name == "f");
+        CHECK_FALSE(info->is_shim);
+    }
+}
