@@ -2,6 +2,8 @@
 
 #include "profiling/errors.hpp"
 #include "protocol/address.hpp"
+#include "protocol/channel.hpp"
+#include "protocol/tls.hpp"
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
@@ -35,7 +37,7 @@ private:
     ClientStop* stop_;
 };
 
-Message read_message(tcp::socket& socket) {
+Message read_message(Channel& socket) {
     unsigned char header[kFrameHeaderBytes];
     asio::read(socket, asio::buffer(header));
     std::uint32_t length = frame_length(header, kMaxServerMessageBytes);
@@ -45,19 +47,33 @@ Message read_message(tcp::socket& socket) {
 }
 
 // One connection, from connect to loss.
+// `tls`: the connection is TLS, verified by it.
 Outcome session(const ClientOptions& options, const HostPort& where, const ClientEvents& events, ClientStop* stop,
-                bool& ever_connected) {
+                ViewerTls* tls, bool& ever_connected) {
     asio::io_context io;
     tcp::resolver resolver(io);
-    tcp::socket socket(io);
     std::string why;
     bool ended = false;
     try {
         auto endpoints = resolver.resolve(where.host, std::to_string(where.port), tcp::resolver::numeric_service);
-        asio::connect(socket, endpoints);
-        socket.set_option(tcp::no_delay(true));
-        StopRegistration registration(stop, socket.native_handle());
+        tcp::socket tcp_socket(io);
+        asio::connect(tcp_socket, endpoints);
+        tcp_socket.set_option(tcp::no_delay(true));
+        Channel socket(std::move(tcp_socket));
+        StopRegistration registration(stop, socket.socket().native_handle());
         if (stop && stop->requested()) return Outcome::Stop;
+        if (tls) {
+            // Verified before anything is sent: the token goes only to the right server.
+            auto& stream = socket.start_tls(tls->context());
+            tls->prepare(stream.native_handle(), where.host);
+            boost::system::error_code ec;
+            stream.handshake(asio::ssl::stream_base::client, ec);
+            if (ec) {
+                if (stop && stop->requested()) return Outcome::Stop;
+                if (auto error = tls->explain_failure(ec, stream.native_handle(), where.text())) throw *error;
+                throw boost::system::system_error(ec);
+            }
+        }
         Hello hello;
         hello.token = options.token.value_or("");
         hello.client = "profiling view";
@@ -93,8 +109,9 @@ Outcome session(const ClientOptions& options, const HostPort& where, const Clien
     } catch (const ProtocolError& error) {
         why = fmt::format("bad data from the server: {}", error.what());
     } catch (const boost::system::system_error& error) {
-        why = error.code() == asio::error::eof ? std::string("the server closed the connection")
-                                               : error.code().message();
+        why = error.code() == asio::error::eof || error.code() == asio::ssl::error::stream_truncated
+                  ? std::string("the server closed the connection")
+                  : error.code().message();
     }
     if (stop && stop->requested()) return Outcome::Stop;
     if (events.lost && !events.lost(why, ended)) return Outcome::Stop;
@@ -129,12 +146,14 @@ bool ClientStop::wait(double seconds) {
 
 void run_client(const ClientOptions& options, const ClientEvents& events, ClientStop* stop) {
     const HostPort where = parse_host_port(options.address, kDefaultPort, false);
+    std::unique_ptr<ViewerTls> tls;   // a bad CA file or pin stops here, before any connection
+    if (options.tls.enabled()) tls = std::make_unique<ViewerTls>(options.tls);
     using Clock = std::chrono::steady_clock;
     auto last_seen = Clock::now();
     for (;;) {
         bool connected = false;
         if (stop && stop->requested()) return;
-        if (session(options, where, events, stop, connected) == Outcome::Stop) return;
+        if (session(options, where, events, stop, tls.get(), connected) == Outcome::Stop) return;
         if (connected) last_seen = Clock::now();
         if (options.give_up_s &&
             std::chrono::duration<double>(Clock::now() - last_seen).count() > *options.give_up_s) {

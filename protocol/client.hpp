@@ -5,6 +5,7 @@
 
 #include "profiling/profile.hpp"
 #include "protocol/snapshot_codec.hpp"
+#include "protocol/tls.hpp"
 
 #include <condition_variable>
 #include <functional>
@@ -17,6 +18,7 @@ namespace profiling::protocol {
 struct ClientOptions {
     std::string address = "127.0.0.1:8912";
     std::optional<std::string> token;
+    ViewerTlsOptions tls;              // enabled: TLS, verified by a CA or a pinned fingerprint
     double reconnect_s = 1.0;
     std::optional<double> give_up_s;   // stop reconnecting after this long without a server
 };
@@ -52,8 +54,9 @@ private:
 };
 
 // Runs until a callback returns false, `stop` is requested, the server refuses the viewer
-// (throws profiling::Error with the server's reason) or give_up_s passes
-// (throws). Blocking; call from the thread that owns the front end.
+// (throws profiling::Error with the server's reason), TLS fails in a way
+// retrying does not mend (a wrong pin or CA, a server without TLS: throws)
+// or give_up_s passes (throws). Blocking; call from the thread that owns the front end.
 void run_client(const ClientOptions& options, const ClientEvents& events, ClientStop* stop = nullptr);
 
 }  // namespace profiling::protocol

@@ -1,6 +1,7 @@
 // Command-line options of remote profiling, for src/main.cpp.
 #pragma once
 
+#include "profiling/errors.hpp"
 #include "protocol/remote_command.hpp"
 
 #include <CLI/CLI.hpp>
@@ -14,13 +15,22 @@ namespace profiling::protocol {
 struct ServeArgs {
     std::optional<std::string> bind;    // set: serve instead of sampling locally
     std::optional<std::string> token;
+    std::optional<std::string> tls_cert;
+    std::optional<std::string> tls_key;
     ServerOptions server;
 
-    // The server options with the token resolved (--token, else $PROFILING_TOKEN).
+    // The server options with the token resolved (--token, else
+    // $PROFILING_TOKEN). Throws profiling::Error if only one of --tls-cert
+    // and --tls-key is given.
     ServerOptions resolved() const {
         ServerOptions options = server;
         if (bind) options.bind = *bind;
         options.token = token_from(token);
+        if (tls_cert.has_value() != tls_key.has_value()) {
+            throw Error(ErrorKind::BadInput, tls_cert ? "--tls-cert needs --tls-key" : "--tls-key needs --tls-cert",
+                        "give both: the certificate and its private key (PEM files)");
+        }
+        if (tls_cert) options.tls = ServerTlsFiles{*tls_cert, *tls_key};
         return options;
     }
 };
@@ -32,6 +42,19 @@ inline void add_serve_options(CLI::App& app, ServeArgs& args, bool bind_required
     if (bind_required) bind->default_str("127.0.0.1:8912");
     app.add_option("--token", args.token,
                    "Viewers must give this token (also $PROFILING_TOKEN); needed to bind a non-loopback address");
+    auto* cert = app.add_option("--tls-cert", args.tls_cert,
+                                "Serve over TLS with this certificate (PEM; with --tls-key); the log shows its "
+                                "SHA-256 fingerprint for viewers' --tls-fingerprint")
+                     ->type_name("FILE");
+    auto* key = app.add_option("--tls-key", args.tls_key, "The certificate's private key (PEM, unencrypted)")
+                    ->type_name("FILE");
+    auto* insecure = app.add_flag("--insecure", args.server.insecure,
+                                  "Allow a non-loopback --bind without TLS (the token and profile travel in clear)");
+    if (!bind_required) {
+        cert->needs(bind);
+        key->needs(bind);
+        insecure->needs(bind);
+    }
     app.add_option("--interval", args.server.interval_s, "Seconds between updates to viewers (default 1)")
         ->check(CLI::Range(0.05, 3600.0));
     app.add_option("--viewer-timeout", args.server.viewer_timeout_s,
@@ -41,6 +64,17 @@ inline void add_serve_options(CLI::App& app, ServeArgs& args, bool bind_required
 
 inline void add_view_remote_options(CLI::App& app, ViewRemoteOptions& options) {
     app.add_option("--token", options.token, "Token the server asks for (also $PROFILING_TOKEN)");
+    app.add_option("--tls-ca", options.tls.ca_path,
+                   "HOST:PORT: connect over TLS, trusting a server whose certificate this CA (PEM) signed and "
+                   "which names HOST")
+        ->type_name("FILE");
+    app.add_option("--tls-fingerprint", options.tls.fingerprint,
+                   "HOST:PORT: connect over TLS to the server whose certificate has this SHA-256 fingerprint (as "
+                   "it printed at start)")
+        ->type_name("SHA256");
+    app.add_option("--tls-server-name", options.tls.server_name,
+                   "HOST:PORT: with --tls-ca, the name the certificate must have (default: HOST)")
+        ->type_name("NAME");
     app.add_option("--dump", options.dump_path, "HOST:PORT: save the profile received to FILE (.prf) on every update");
     app.add_flag("--once", [&options](std::int64_t) { options.updates = 1; },
                  "HOST:PORT: exit after the first profile received");

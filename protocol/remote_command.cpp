@@ -197,9 +197,12 @@ std::string serve(Source& source, Server& server, StopSignals& signals, Done don
     hooks.viewers_changed = [&](std::size_t n) { source.set_watchers(n); };
     const Profile first = source.snapshot();
     server.start(describe(first), hooks);
+    const auto fingerprint = server.tls_fingerprint();
+    if (fingerprint) log_line(fmt::format("TLS certificate SHA-256 fingerprint {}", *fingerprint));
+    const std::string pin = fingerprint ? " --tls-fingerprint " + *fingerprint : "";
     for (const std::string& where : server.listening()) {
-        log_line(fmt::format("serving the profile of process {} on {}; watch it with `profiling view {}`",
-                             first.info.pid, where, where));
+        log_line(fmt::format("serving the profile of process {} on {}; watch it with `profiling view {}{}`",
+                             first.info.pid, where, where, pin));
     }
     std::string why;
     for (;;) {
@@ -423,6 +426,9 @@ int run_view_remote(const ViewRemoteOptions& options) {
     ClientOptions client;
     client.address = options.address;
     client.token = token_from(options.token);
+    client.tls = options.tls;
+    // A bad pin or CA file is one line now, not a message inside the viewer.
+    if (client.tls.enabled()) ViewerTls check(client.tls);
     client.give_up_s = options.give_up_s;
     // --dump is checked before connecting; "-" writes each profile received
     // to stdout, so the text report moves to stderr.

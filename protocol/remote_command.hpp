@@ -34,6 +34,7 @@ int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptio
 struct ViewRemoteOptions {
     std::string address;
     std::optional<std::string> token;
+    ViewerTlsOptions tls;
     std::optional<std::string> dump_path;   // save every profile received (write_output_file; "-": stdout)
     std::size_t updates = 0;                // exit after this many updates; 0: never
     bool quiet = false;                     // one status line per update, no report

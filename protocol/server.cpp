@@ -1,6 +1,7 @@
 #include "protocol/server.hpp"
 
 #include "profiling/errors.hpp"
+#include "protocol/channel.hpp"
 #include "protocol/snapshot_codec.hpp"
 
 #include <boost/asio.hpp>
@@ -44,15 +45,23 @@ std::chrono::nanoseconds seconds(double s) {
 
 using Bytes = std::shared_ptr<const std::string>;
 
+// Why a read ended: `at_end` when the viewer closed the connection (a TLS
+// viewer closes without TLS's own goodbye, which OpenSSL calls truncation).
+std::string closed_reason(const boost::system::error_code& ec, const char* at_end) {
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return at_end;
+    return ec.message();
+}
+
 }  // namespace
 
-void check_bind_allowed(const std::string& address, const std::optional<std::string>& token) {
+void check_bind_allowed(const std::string& address, const std::optional<std::string>& token, bool tls,
+                        bool insecure) {
     HostPort hp = parse_host_port(address, kDefaultPort, true);
-    if (token && !token->empty()) return;
     boost::system::error_code ec;
     auto ip = asio::ip::make_address(hp.host, ec);
     bool loopback = hp.host == "localhost" || (!ec && ip.is_loopback());
-    if (!loopback) {
+    if (loopback) return;
+    if (!token || token->empty()) {
         throw Error(ErrorKind::BadInput,
                     fmt::format("refusing to serve the profile on {}, which is not a loopback address, without a "
                                 "token",
@@ -60,13 +69,24 @@ void check_bind_allowed(const std::string& address, const std::optional<std::str
                     "give --token SECRET (or set PROFILING_TOKEN) and the same token to the viewers, or bind "
                     "127.0.0.1");
     }
+    if (!tls && !insecure) {
+        throw Error(ErrorKind::BadInput,
+                    fmt::format("refusing to serve the profile on {}, which is not a loopback address, in clear "
+                                "text (the token and the profile would cross the network unencrypted)",
+                                hp.text()),
+                    "give --tls-cert FILE --tls-key FILE (viewers: --tls-fingerprint or --tls-ca), or --insecure "
+                    "on a network you trust");
+    }
 }
 
 struct Server::Impl {
     struct Conn {
-        explicit Conn(asio::io_context& io) : socket(io), hello_timer(io) {}
-        tcp::socket socket;
+        explicit Conn(tcp::socket socket)
+            : channel(std::move(socket)), hello_timer(channel.get_executor()), sniff_timer(channel.get_executor()) {}
+        Channel channel;
         asio::steady_timer hello_timer;
+        asio::steady_timer sniff_timer;   // waits for the first bytes, when too few came to tell TLS from plain
+        bool plain_at_tls = false;        // a plain viewer at a TLS server: refused after its hello
         std::string peer;
         unsigned char header[kFrameHeaderBytes] = {};
         std::string payload;
@@ -82,6 +102,7 @@ struct Server::Impl {
     using ConnPtr = std::shared_ptr<Conn>;
 
     ServerOptions options;
+    std::optional<ServerTls> tls;
     Welcome target;
     ServerHooks hooks;
     asio::io_context io;
@@ -160,24 +181,78 @@ struct Server::Impl {
     }
 
     void on_accept(tcp::socket socket) {
-        auto conn = std::make_shared<Conn>(io);
-        conn->socket = std::move(socket);
+        auto conn = std::make_shared<Conn>(std::move(socket));
         boost::system::error_code ec;
-        conn->peer = endpoint_text(conn->socket.remote_endpoint(ec));
-        conn->socket.set_option(tcp::no_delay(true), ec);
+        conn->peer = endpoint_text(conn->channel.socket().remote_endpoint(ec));
+        conn->channel.socket().set_option(tcp::no_delay(true), ec);
         conns.insert(conn);
         conn->hello_timer.expires_after(seconds(options.hello_timeout_s));
         conn->hello_timer.async_wait([this, conn](boost::system::error_code wait_ec) {
             if (!wait_ec && !conn->viewer && !conn->closed) close(conn, "no hello in time");
         });
-        read_header(conn);
+        sniff(conn);
+    }
+
+    // Looks at the first bytes (without taking them) to tell a TLS viewer
+    // from a plain one, so that either meets a server of the other kind
+    // with a reason instead of a hang or garbage.
+    void sniff(const ConnPtr& conn) {
+        conn->channel.socket().async_wait(tcp::socket::wait_read, [this, conn](boost::system::error_code ec) {
+            if (conn->closed) return;
+            unsigned char first[3] = {};
+            std::size_t n = 0;
+            if (!ec) n = conn->channel.socket().receive(asio::buffer(first), tcp::socket::message_peek, ec);
+            if (ec) return close(conn, ec == asio::error::eof ? "closed by the viewer" : ec.message());
+            const std::optional<bool> tls_bytes = looks_like_tls(first, n);
+            if (!tls_bytes) {   // too few bytes yet to tell
+                conn->sniff_timer.expires_after(std::chrono::milliseconds(10));
+                conn->sniff_timer.async_wait([this, conn](boost::system::error_code wait_ec) {
+                    if (!wait_ec && !conn->closed) sniff(conn);
+                });
+                return;
+            }
+            if (*tls_bytes && tls) return handshake(conn);
+            if (*tls_bytes) return refuse_tls(conn);
+            conn->plain_at_tls = tls.has_value();
+            read_header(conn);
+        });
+    }
+
+    void handshake(const ConnPtr& conn) {
+        conn->channel.start_tls(*tls->context)
+            .async_handshake(asio::ssl::stream_base::server, [this, conn](boost::system::error_code ec) {
+                if (conn->closed) return;
+                if (ec) return close(conn, fmt::format("TLS handshake failed: {}", ec.message()));
+                read_header(conn);
+            });
+    }
+
+    // A TLS viewer at a plain server: its first record is read whole (so
+    // that closing sends no reset), and it is refused in plain TCP, which
+    // its TLS reports as "not TLS".
+    void refuse_tls(const ConnPtr& conn) {
+        conn->payload.resize(5);
+        asio::async_read(conn->channel, asio::buffer(conn->payload), [this, conn](boost::system::error_code ec, std::size_t) {
+            if (conn->closed) return;
+            if (ec) return close(conn, ec.message());
+            const std::size_t record = (static_cast<unsigned char>(conn->payload[3]) << 8) |
+                                       static_cast<unsigned char>(conn->payload[4]);
+            conn->payload.resize(record);
+            asio::async_read(conn->channel, asio::buffer(conn->payload),
+                             [this, conn](boost::system::error_code read_ec, std::size_t) {
+                                 if (conn->closed) return;
+                                 if (read_ec) return close(conn, read_ec.message());
+                                 refuse(conn, "the viewer speaks TLS and this server does not (start it with "
+                                              "--tls-cert FILE --tls-key FILE, or view without --tls-*)");
+                             });
+        });
     }
 
     void read_header(const ConnPtr& conn) {
-        asio::async_read(conn->socket, asio::buffer(conn->header),
+        asio::async_read(conn->channel, asio::buffer(conn->header),
                          [this, conn](boost::system::error_code ec, std::size_t) {
                              if (conn->closed) return;
-                             if (ec) return close(conn, ec == asio::error::eof ? "closed by the viewer" : ec.message());
+                             if (ec) return close(conn, closed_reason(ec, "closed by the viewer"));
                              std::uint32_t length = 0;
                              try {
                                  length = frame_length(conn->header, kMaxViewerMessageBytes);
@@ -190,10 +265,10 @@ struct Server::Impl {
     }
 
     void read_payload(const ConnPtr& conn) {
-        asio::async_read(conn->socket, asio::buffer(conn->payload),
+        asio::async_read(conn->channel, asio::buffer(conn->payload),
                          [this, conn](boost::system::error_code ec, std::size_t) {
                              if (conn->closed) return;
-                             if (ec) return close(conn, ec == asio::error::eof ? "truncated frame" : ec.message());
+                             if (ec) return close(conn, closed_reason(ec, "truncated frame"));
                              try {
                                  on_message(conn, decode_message(conn->payload));
                              } catch (const ProtocolError& error) {
@@ -207,6 +282,11 @@ struct Server::Impl {
         if (const auto* hello = std::get_if<Hello>(&message)) {
             if (conn->viewer) throw ProtocolError("a second hello");
             conn->hello_timer.cancel();
+            if (conn->plain_at_tls) {
+                refuse(conn, "this server uses TLS: view it with --tls-fingerprint SHA256 (the server printed it "
+                             "at start) or --tls-ca FILE");
+                return;
+            }
             if (options.token && !options.token->empty() && !tokens_equal(hello->token, *options.token)) {
                 refuse(conn, hello->token.empty() ? "this server needs a token (--token or PROFILING_TOKEN)"
                                                   : "wrong token");
@@ -264,14 +344,14 @@ struct Server::Impl {
             conn->writing = false;
             if (conn->close_when_flushed) {
                 boost::system::error_code ignored;
-                conn->socket.shutdown(tcp::socket::shutdown_send, ignored);
+                conn->channel.socket().shutdown(tcp::socket::shutdown_send, ignored);
                 close(conn, "");
             }
             return;
         }
         conn->writing = true;
         Bytes front = conn->queue.front();
-        asio::async_write(conn->socket, asio::buffer(*front), [this, conn, front](boost::system::error_code ec, std::size_t) {
+        asio::async_write(conn->channel, asio::buffer(*front), [this, conn, front](boost::system::error_code ec, std::size_t) {
             if (conn->closed) return;
             if (ec) return close(conn, ec.message());
             conn->queue.pop_front();
@@ -284,7 +364,8 @@ struct Server::Impl {
         conn->closed = true;
         boost::system::error_code ignored;
         conn->hello_timer.cancel();
-        conn->socket.close(ignored);
+        conn->sniff_timer.cancel();
+        conn->channel.socket().close(ignored);
         conn->queue.clear();
         conns.erase(conn);
         if (conn->viewer) {
@@ -394,8 +475,12 @@ struct Server::Impl {
 };
 
 Server::Server(const ServerOptions& options) : impl_(std::make_shared<Impl>()) {
-    check_bind_allowed(options.bind, options.token);
+    check_bind_allowed(options.bind, options.token, options.tls.has_value(), options.insecure);
     impl_->options = options;
+    if (options.tls) {
+        impl_->tls = load_server_tls(*options.tls);
+        if (impl_->tls->warning) log_line("warning: " + *impl_->tls->warning);
+    }
     impl_->bind_all();
 }
 
@@ -421,6 +506,11 @@ std::vector<std::string> Server::listening() const {
         if (!ec) out.push_back(endpoint_text(endpoint));
     }
     return out;
+}
+
+std::optional<std::string> Server::tls_fingerprint() const {
+    if (!impl_->tls) return std::nullopt;
+    return impl_->tls->fingerprint;
 }
 
 void Server::finish(const std::string& reason) {

@@ -10,6 +10,7 @@
 
 #include "profiling/profile.hpp"
 #include "protocol/address.hpp"
+#include "protocol/tls.hpp"
 #include "protocol/wire.hpp"
 
 #include <functional>
@@ -23,6 +24,8 @@ namespace profiling::protocol {
 struct ServerOptions {
     std::string bind = "127.0.0.1:8912";
     std::optional<std::string> token;      // required to bind a non-loopback address
+    std::optional<ServerTlsFiles> tls;     // set: every viewer speaks TLS (a plain one is refused)
+    bool insecure = false;                 // allow a non-loopback address without TLS
     double interval_s = 1.0;               // one update per viewer per interval
     double viewer_timeout_s = 10.0;        // unacknowledged updates for this long: disconnect
     double hello_timeout_s = 10.0;         // a connection must say hello within this
@@ -38,9 +41,10 @@ struct ServerHooks {
 
 class Server {
 public:
-    // Resolves and binds every address of options.bind. Throws
-    // profiling::Error if the address is bad, not loopback without a token,
-    // or cannot be bound.
+    // Loads the TLS certificate and key, if any, then resolves and binds
+    // every address of options.bind. Throws profiling::Error if the address
+    // is bad, not loopback without a token (or without TLS, unless
+    // insecure), the certificate or key is unusable, or it cannot be bound.
     explicit Server(const ServerOptions& options);
     // Binds, then starts at once.
     Server(const ServerOptions& options, Welcome target, ServerHooks hooks);
@@ -53,6 +57,8 @@ public:
 
     // Where it listens ("127.0.0.1:8912", with the real port when 0 was asked).
     std::vector<std::string> listening() const;
+    // The certificate's SHA-256 fingerprint as viewers pin it (TLS only).
+    std::optional<std::string> tls_fingerprint() const;
 
     // Sends every viewer a last update and a goodbye with `reason`, waits
     // (at most a few seconds) for them to be written, and stops.
@@ -64,7 +70,8 @@ private:
 };
 
 // Throws profiling::Error (BadInput) if `address` is not loopback and no
-// token is given; resolves nothing else.
-void check_bind_allowed(const std::string& address, const std::optional<std::string>& token);
+// token is given, or neither TLS nor `insecure`; resolves nothing else.
+void check_bind_allowed(const std::string& address, const std::optional<std::string>& token, bool tls = false,
+                        bool insecure = false);
 
 }  // namespace profiling::protocol

@@ -104,10 +104,13 @@ std::uint64_t ticks_seen_by_viewer(const Server& server, const std::string& toke
 
 }  // namespace
 
-TEST_CASE("server: non-loopback binds need a token") {
+TEST_CASE("server: non-loopback binds need a token, and TLS unless insecure") {
     CHECK_THROWS_WITH(check_bind_allowed("0.0.0.0:8912", std::nullopt), Catch::Contains("not a loopback address"));
+    CHECK_THROWS_WITH(check_bind_allowed("0.0.0.0:8912", std::nullopt, true), Catch::Contains("without a token"));
     CHECK_THROWS_AS(check_bind_allowed("192.0.2.1", std::nullopt), Error);
-    CHECK_NOTHROW(check_bind_allowed("0.0.0.0:8912", std::string("secret")));
+    CHECK_THROWS_WITH(check_bind_allowed("0.0.0.0:8912", std::string("secret")), Catch::Contains("in clear text"));
+    CHECK_NOTHROW(check_bind_allowed("0.0.0.0:8912", std::string("secret"), true));
+    CHECK_NOTHROW(check_bind_allowed("0.0.0.0:8912", std::string("secret"), false, true));
     CHECK_NOTHROW(check_bind_allowed("127.0.0.1:8912", std::nullopt));
     CHECK_NOTHROW(check_bind_allowed("[::1]:8912", std::nullopt));
     CHECK_NOTHROW(check_bind_allowed("localhost", std::nullopt));
