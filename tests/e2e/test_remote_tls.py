@@ -14,6 +14,9 @@ Makes self-signed certificates with `openssl req -x509` in a temp dir, then:
               --tls-ca alone is refused (host name), with --tls-server-name it
               works
   tracing     remote-profile (the tracing profiler) with TLS
+  restart     a pinned viewer reconnects when its server comes back with the
+              same certificate, and stops (exit 1, no retrying) when another
+              certificate is there
   plain       a TLS viewer at a plain server: refused in one line
   bind        a non-loopback bind (0.0.0.0, bound only: no traffic leaves the
               machine): refused without a token, refused in clear text unless
@@ -257,6 +260,52 @@ def test_tracing(profiling, python, certs):
         srv.stop()
 
 
+def test_restart(profiling, python, certs):
+    print("restart: a pinned viewer reconnects to its server, and stops at another certificate")
+    cert, key, fp = certs["localhost"]
+    other_cert, other_key, _ = certs["other"]
+
+    def serve(port, c, k):
+        return remote_profile(profiling, python, BUSY, bind="127.0.0.1:%s" % port,
+                              extra=["--tls-cert", c, "--tls-key", k, "--interval", "0.3"])
+
+    first = serve(0, cert, key)
+    port = first.port
+    v = spawn([profiling, "view", first.address, "--tls-fingerprint", fp, "--quiet"], stdout=subprocess.PIPE,
+              stderr=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(v.stdout), daemon=True)
+    reader.start()
+
+    def updates_after(count, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline and len(lines) < count:
+            time.sleep(0.1)
+        return len(lines)
+
+    second = None
+    try:
+        seen = updates_after(2, 20)
+        check(seen >= 2, "the viewer gets updates (%d)" % seen)
+        first.stop()
+        time.sleep(0.5)
+        second = serve(port, cert, key)
+        again = updates_after(seen + 2, 20)
+        check(again >= seen + 2, "it reconnects to the server restarted with the same certificate (%d)" % again)
+        second.stop()
+        second = serve(port, other_cert, other_key)
+        try:
+            _, err = v.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            err = "(still running: it retries)"
+        check(v.returncode == 1 and "not the one pinned" in err.strip().splitlines()[-1],
+              "at a server with another certificate it stops with exit 1: %s" % err.strip().splitlines()[-1:])
+    finally:
+        first.stop()
+        if second:
+            second.stop()
+
+
 def test_plain(profiling, python, certs):
     print("plain: a TLS viewer at a plain server")
     cert, _, fp = certs["localhost"]
@@ -343,6 +392,7 @@ def main():
                 "sampling": lambda: test_sampling(args.profiling, args.python, certs),
                 "attach": lambda: test_attach(args.profiling, args.python, certs),
                 "tracing": lambda: test_tracing(args.profiling, args.python, certs),
+                "restart": lambda: test_restart(args.profiling, args.python, certs),
                 "plain": lambda: test_plain(args.profiling, args.python, certs),
                 "bind": lambda: test_bind(args.profiling, args.python, certs),
                 "files": lambda: test_files(args.profiling, args.python, certs, tmp),
