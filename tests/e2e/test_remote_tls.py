@@ -10,6 +10,8 @@ Makes self-signed certificates with `openssl req -x509` in a temp dir, then:
               the certificate as CA (by IP and by name) get sampled updates;
               a wrong pin, a wrong CA, no token, a plain viewer: each refused
               in one line, at once (no retrying), and the server goes on
+  content     the profile a TLS viewer saves equals the server's --dump, and
+              the server's goodbye arrives
   attach      attach --bind with TLS, a certificate made out to another name:
               --tls-ca alone is refused (host name), with --tls-server-name it
               works
@@ -222,6 +224,27 @@ def test_sampling(profiling, python, certs):
         srv.stop()
 
 
+def test_content(profiling, python, certs, tmp):
+    print("content: over TLS the viewer receives exactly what the server saved, and its goodbye")
+    cert, key, fp = certs["localhost"]
+    server_dump = os.path.join(tmp, "server.prf")
+    client_dump = os.path.join(tmp, "client.prf")
+    srv = remote_profile(profiling, python, CPU_SPLIT, ["3"], extra=["--tls-cert", cert, "--tls-key", key,
+                                                                    "--dump", server_dump, "--interval", "0.5"])
+    try:
+        rc, out, err, _ = view(profiling, srv.address, "--tls-fingerprint", fp, "--quiet", "--dump", client_dump,
+                               "--exit-when-ended", timeout=60)
+        srv.proc.wait(timeout=30)
+        check(rc == 0 and "ended: the program exited with status 0" in err,
+              "the viewer gets the goodbye and exits 0 (%s)" % err.strip().splitlines()[-1:])
+        a = subprocess.run([profiling, "view", "--text", server_dump], capture_output=True, text=True)
+        b = subprocess.run([profiling, "view", "--text", client_dump], capture_output=True, text=True)
+        check(a.returncode == 0 and a.stdout == b.stdout and "heavy" in a.stdout,
+              "the viewer's profile equals the server's dump")
+    finally:
+        srv.stop()
+
+
 def test_attach(profiling, python, certs):
     print("attach: attach --bind over TLS, host names checked with --tls-ca")
     cert, key, fp = certs["other"]
@@ -390,6 +413,7 @@ def main():
             }
             tests = {
                 "sampling": lambda: test_sampling(args.profiling, args.python, certs),
+                "content": lambda: test_content(args.profiling, args.python, certs, tmp),
                 "attach": lambda: test_attach(args.profiling, args.python, certs),
                 "tracing": lambda: test_tracing(args.profiling, args.python, certs),
                 "restart": lambda: test_restart(args.profiling, args.python, certs),
