@@ -428,7 +428,7 @@ int run_view_remote(const ViewRemoteOptions& options) {
     client.token = token_from(options.token);
     client.tls = options.tls;
     // A bad pin or CA file is one line now, not a message inside the viewer.
-    if (client.tls.enabled()) ViewerTls check(client.tls);
+    if (client.tls.enabled() || client.tls.server_name) ViewerTls check(client.tls);
     client.give_up_s = options.give_up_s;
     // --dump is checked before connecting; "-" writes each profile received
     // to stdout, so the text report moves to stderr.

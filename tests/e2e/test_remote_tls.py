@@ -215,6 +215,8 @@ def test_sampling(profiling, python, certs):
                            "--token", "wrong"), "wrong token", "a wrong token over TLS")
         check_refused(view(profiling, srv.address, "--tls-fingerprint", "12:34", "--once"),
                       "bad --tls-fingerprint", "a malformed fingerprint")
+        check_refused(view(profiling, srv.address, "--tls-fingerprint", fp, "--tls-server-name", "x", "--once"),
+                      "--tls-server-name is checked only with --tls-ca", "--tls-server-name without --tls-ca")
         check_refused(view(profiling, srv.address, "--tls-ca", os.path.join(os.path.dirname(cert), "none.pem"),
                            "--once"), "cannot read --tls-ca", "a missing CA file")
         check(srv.wait_for(r"TLS handshake failed", 5) is not None, "the server logs the failed handshakes")
