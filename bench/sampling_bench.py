@@ -11,6 +11,12 @@ Reports, in one run on this machine:
   3. the target's slowdown with the profiler attached at 100 Hz and 1000 Hz,
      against the same workload without it, measured in the same run
      (target: <= 1% at 100 Hz).
+  4. the scaling table: one busy thread plus idle ones (N = 1, 10, 50, 200
+     threads in all) parked at depth 30, 300 and 8,000; per-tick profiler CPU
+     and ticks/s achieved at 1 kHz in cpu and wall mode, beside the bare
+     timerfd wake-up (bench/timer_floor) measured in the same run
+     (targets: cpu mode at 200 threads <= 2x one thread; wall mode <= 1 us per
+     extra thread; >= 950 ticks/s everywhere).
 Numbers are printed, never asserted: speed is measured here, correctness in tests/.
 """
 import argparse
@@ -78,6 +84,78 @@ def achieved_rate(args, asked, seconds):
         target.wait()
 
 
+def timer_floor(args, rate, seconds):
+    """CPU per tick of a timerfd loop doing nothing (bench/timer_floor),
+    start-up removed as for the profiler: a long run minus a short one."""
+    runs = []
+    for duration in (seconds / 4.0, seconds):
+        out = subprocess.run([args.timer_floor, str(rate), str(duration)], check=True,
+                             stdout=subprocess.PIPE).stdout.decode().split()
+        runs.append((int(out[0]), int(out[1])))
+    (ticks_short, ns_short), (ticks_long, ns_long) = runs
+    return (ns_long - ns_short) / max(ticks_long - ticks_short, 1) / 1e3
+
+
+def start_threads_target(args, threads, depth):
+    target = subprocess.Popen([args.python, os.path.join(HERE, "targets", "threads.py"), str(threads), str(depth)],
+                              stdout=subprocess.PIPE)
+    if target.stdout.readline().strip() != b"ready":
+        target.kill()
+        raise SystemExit("threads.py %d %d did not start" % (threads, depth))
+    time.sleep(0.3)
+    return target
+
+
+TICKS = re.compile(r"\((\d+) ticks?\)")
+
+
+def profile_ticks(args, path):
+    """Sampling rounds of a saved profile (its "samples" count every thread's)."""
+    header = subprocess.run([args.profiling, "view", "--text", path], check=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL).stdout.decode()
+    return int(TICKS.search(header).group(1))
+
+
+def tick_cost(args, pid, mode, seconds, rate=1000):
+    """(profiler CPU us per tick without start-up, ticks/s of the long run)."""
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for duration in (seconds / 4.0, seconds):
+            path = os.path.join(tmp, "p.prf")
+            cpu, _, _, achieved = run_profiler([args.profiling, "attach", str(pid), "--mode", mode, "--rate",
+                                                str(rate), "--duration", str(duration), "--dump", path])
+            runs.append((cpu, profile_ticks(args, path), achieved))
+    (cpu_short, ticks_short, _), (cpu_long, ticks_long, rate_long) = runs
+    return (cpu_long - cpu_short) / max(ticks_long - ticks_short, 1) * 1e6, rate_long
+
+
+def scaling(args, seconds):
+    floor = timer_floor(args, 1000, seconds)
+    print("  scaling at 1 kHz: profiler CPU per tick (us) and ticks/s; timerfd floor %.2f us/tick" % floor)
+    print("    %6s %7s | %9s %7s | %9s %7s | %s" % ("depth", "threads", "cpu us", "tick/s", "wall us", "tick/s",
+                                                     "wall us per extra thread"))
+    for depth in (30, 300, 8000):
+        one = None
+        for threads in (1, 10, 50, 200):
+            target = start_threads_target(args, threads, depth)
+            try:
+                cpu = tick_cost(args, target.pid, "cpu", seconds)
+                wall = tick_cost(args, target.pid, "wall", seconds)
+            finally:
+                target.kill()
+                target.wait()
+            if one is None:
+                one = (cpu, wall)
+                extra = ""
+                ratio = ""
+            else:
+                extra = "%.2f" % ((wall[0] - one[1][0]) / (threads - 1))
+                ratio = "  (cpu x%.2f of 1 thread)" % (cpu[0] / one[0][0]) if one[0][0] > 0 else ""
+            print("    %6d %7d | %9.2f %7d | %9.2f %7d | %s%s" % (depth, threads, cpu[0], cpu[1], wall[0], wall[1],
+                                                                 extra, ratio))
+            sys.stdout.flush()
+
+
 def workload_seconds(cmd):
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
     return float(out.decode().strip().splitlines()[-1])
@@ -106,13 +184,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiling", default=os.path.join(ROOT, "build", "profiling"))
     parser.add_argument("--python", default="python3")
+    parser.add_argument("--timer-floor", default=os.path.join(ROOT, "build", "bench", "timer_floor"))
     parser.add_argument("--quick", action="store_true", help="shorter runs, rougher numbers")
+    parser.add_argument("--only", choices=("scaling", "classic"), help="run one part only")
     args = parser.parse_args()
     seconds = 2 if args.quick else 5
     repeats = 3 if args.quick else 7
     version = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
                              check=True, stdout=subprocess.PIPE).stdout.decode().strip()
-    print("profiling sampling benchmark — Python %s (%s), %d cores" % (version, args.python, os.cpu_count()))
+    print("profiling sampling benchmark — Python %s (%s), %d cores, load %s" %
+          (version, args.python, os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
+    if args.only != "classic":
+        scaling(args, seconds)
+    if args.only == "scaling":
+        return
 
     for depth, mode in ((30, "wall"), (300, "wall"), (30, "cpu")):
         cost, samples, startup_ms = per_sample_cost(args, depth, seconds, mode)

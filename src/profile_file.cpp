@@ -29,7 +29,7 @@ const char* const kDamagedHint = "the file is damaged or was cut short; record t
 // ---------------------------------------------------------------- writing
 
 json encode_info(const ProfileInfo& info) {
-    return json{
+    json encoded{
         {"kind", info.kind},
         {"pid", info.pid},
         {"command", info.command},
@@ -42,6 +42,9 @@ json encode_info(const ProfileInfo& info) {
         {"duration_s", info.duration_s},
         {"started_unix_ms", info.started_unix_ms},
     };
+    // Optional (files written before it existed have none).
+    if (!info.cpu_detection.empty()) encoded["cpu_detection"] = info.cpu_detection;
+    return encoded;
 }
 
 // The frame table as parallel arrays; file names are stored once, in "files".
@@ -406,6 +409,7 @@ private:
         result.command = string_value(field(info, "command", "info"), "info.command");
         result.python_version = string_value(field(info, "python_version", "info"), "info.python_version");
         result.mode = string_value(field(info, "mode", "info"), "info.mode");
+        if (info.contains("cpu_detection")) result.cpu_detection = string_value(info["cpu_detection"], "info.cpu_detection");
         result.rate_hz = non_negative_number(field(info, "rate_hz", "info"), "info.rate_hz");
         result.ticks = unsigned_value(field(info, "ticks", "info"), "info.ticks");
         result.missed_ticks = unsigned_value(field(info, "missed_ticks", "info"), "info.missed_ticks");

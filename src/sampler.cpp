@@ -59,7 +59,11 @@ private:
 }  // namespace
 
 Sampler::Sampler(attach::StackWalker& walker, const SamplerOptions& options, std::string command)
-    : walker_(walker), options_(options), activity_(walker.location().pid) {
+    : walker_(walker), options_(options) {
+    if (options.mode == SampleMode::Cpu) {
+        activity_.emplace(walker.location().pid, static_cast<std::uint64_t>(std::llround(1e9 / options.rate_hz)));
+        profile_.info.cpu_detection = activity_->method_name();
+    }
     ProfileInfo& info = profile_.info;
     info.kind = "sampling";
     info.pid = walker.location().pid;
@@ -98,7 +102,7 @@ void Sampler::sample_once() {
     attach::ThreadFilter running;
     if (options_.mode == SampleMode::Cpu) {
         running = [this](const attach::ThreadSample& thread) {
-            return thread.native_id ? activity_.is_running(*thread.native_id) : thread.holds_gil;
+            return thread.native_id ? activity_->is_running(*thread.native_id) : thread.holds_gil;
         };
     }
     const std::vector<attach::ThreadSample>& threads = walker_.sample(running);
@@ -119,7 +123,7 @@ void Sampler::sample_once() {
         std::size_t index = thread_index(sample);
         profile_.threads[index].tree.add(stack_, sample.frames.front().line, paths_[index]);
     }
-    if (options_.mode == SampleMode::Cpu) activity_.forget_unused();
+    if (options_.mode == SampleMode::Cpu) activity_->forget_unused();
 }
 
 bool Sampler::target_gone() const {

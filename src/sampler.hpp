@@ -52,7 +52,7 @@ private:
 
     attach::StackWalker& walker_;
     SamplerOptions options_;
-    ThreadActivity activity_;
+    std::optional<ThreadActivity> activity_;   // cpu mode only
     mutable std::mutex mutex_;             // guards profile_
     Profile profile_;
     static constexpr FrameId kNoFrame = ~FrameId{0};

@@ -58,7 +58,9 @@ std::string format_tracing_header(const Profile& profile) {
 std::string format_header(const Profile& profile) {
     if (is_tracing(profile)) return format_tracing_header(profile);
     const ProfileInfo& info = profile.info;
-    std::string mode = or_unknown(info.mode) + ", " + or_unknown(info.kind);
+    std::string mode = or_unknown(info.mode);
+    if (!info.cpu_detection.empty()) mode += " (running threads from " + info.cpu_detection + ")";
+    mode += ", " + or_unknown(info.kind);
     if (info.kind != "tracing" && info.rate_hz > 0) mode += fmt::format(" at {:g} Hz", info.rate_hz);
     std::string rate = info.duration_s > 0
                            ? fmt::format("{:.1f} Hz achieved ({})", static_cast<double>(info.ticks) / info.duration_s,

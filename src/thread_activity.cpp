@@ -1,5 +1,6 @@
 #include "src/thread_activity.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <string>
@@ -7,22 +8,58 @@
 
 namespace profiling {
 
+bool cpu_detection_forced_to_proc() {
+    const char* value = std::getenv("PROFILING_CPU_DETECTION");
+    return value && std::strcmp(value, "proc") == 0;
+}
+
+ThreadActivity::ThreadActivity(pid_t pid, std::uint64_t period_ns) : pid_(pid) {
+    if (cpu_detection_forced_to_proc()) return;
+    auto events = std::make_unique<TaskClockEvents>(period_ns);
+    if (events->usable()) events_ = std::move(events);
+}
+
 ThreadActivity::~ThreadActivity() {
-    for (auto& [tid, entry] : files_) {
-        if (entry.fd >= 0) ::close(entry.fd);
+    for (auto& [tid, entry] : threads_) {
+        if (entry.stat_fd >= 0) ::close(entry.stat_fd);
+        TaskClockEvents::untrack(entry.event_fds);
+    }
+}
+
+const char* ThreadActivity::method_name() const { return events_ ? "perf events" : "/proc"; }
+
+void ThreadActivity::drain() {
+    drained_ = true;
+    ran_.clear();
+    lost_ = !events_->drain(ran_);
+    for (pid_t tid : ran_) {
+        if (auto it = threads_.find(tid); it != threads_.end() && it->second.credits < 2) ++it->second.credits;
     }
 }
 
 bool ThreadActivity::is_running(pid_t tid) {
-    Entry& entry = files_[tid];
+    if (events_ && !drained_) drain();
+    Entry& entry = threads_[tid];
     entry.used = true;
-    if (entry.fd < 0) {
+    if (events_ && !entry.track_failed) {
+        if (!entry.event_fds.empty() && !lost_) {
+            if (entry.credits == 0) return false;
+            --entry.credits;
+            return true;
+        }
+        if (entry.event_fds.empty()) entry.track_failed = !events_->track(tid, entry.event_fds);
+    }
+    return proc_says_running(entry, tid);
+}
+
+bool ThreadActivity::proc_says_running(Entry& entry, pid_t tid) {
+    if (entry.stat_fd < 0) {
         std::string path = "/proc/" + std::to_string(pid_) + "/task/" + std::to_string(tid) + "/stat";
-        entry.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (entry.fd < 0) return false;
+        entry.stat_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (entry.stat_fd < 0) return false;
     }
     char buffer[512];
-    ssize_t n = ::pread(entry.fd, buffer, sizeof buffer - 1, 0);
+    ssize_t n = ::pread(entry.stat_fd, buffer, sizeof buffer - 1, 0);
     if (n <= 0) return false;
     buffer[n] = '\0';
     // "tid (comm) S ...": comm may contain spaces and parentheses, so the
@@ -32,12 +69,21 @@ bool ThreadActivity::is_running(pid_t tid) {
 }
 
 void ThreadActivity::forget_unused() {
-    for (auto it = files_.begin(); it != files_.end();) {
-        if (!it->second.used) {
-            if (it->second.fd >= 0) ::close(it->second.fd);
-            it = files_.erase(it);
+    drained_ = false;
+    lost_ = false;
+    for (auto it = threads_.begin(); it != threads_.end();) {
+        Entry& entry = it->second;
+        if (!entry.used) {
+            if (entry.stat_fd >= 0) ::close(entry.stat_fd);
+            TaskClockEvents::untrack(entry.event_fds);
+            it = threads_.erase(it);
         } else {
-            it->second.used = false;
+            // A tracked thread's /proc file is not needed once its events run.
+            if (!entry.event_fds.empty() && entry.stat_fd >= 0) {
+                ::close(entry.stat_fd);
+                entry.stat_fd = -1;
+            }
+            entry.used = false;
             ++it;
         }
     }

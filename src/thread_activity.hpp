@@ -1,34 +1,75 @@
-// Is a thread on a CPU right now? The kernel's answer, from
-// /proc/PID/task/TID/stat, with one open file per thread kept across samples
-// (a pread of an open /proc file costs far less than open+read+close).
+// Did a thread run? Asked once per tick for every thread in cpu mode.
+//
+// Two ways to know, the first that works is used:
+// - perf events (TaskClockEvents): the kernel writes a record each time a
+//   thread has spent one tick period on a CPU, so a thread counts as running
+//   in as many ticks as it had periods of CPU time (exact CPU accounting),
+//   and an idle thread costs no system call at all;
+// - /proc/PID/task/TID/stat, state R at the tick, with one open file per
+//   thread kept across ticks (a pread of an open /proc file costs far less
+//   than open+read+close), where perf events are refused
+//   (perf_event_paranoid, no CAP_PERFMON) or PROFILING_CPU_DETECTION=proc.
+// A thread seen for the first time, or in a tick whose records overflowed,
+// is answered from /proc: its events have no history yet.
 #pragma once
 
+#include "src/task_clock_events.hpp"
+
+#include <cstdint>
+#include <memory>
 #include <sys/types.h>
 #include <unordered_map>
+#include <vector>
 
 namespace profiling {
 
+enum class CpuDetection { PerfEvents, Proc };
+
 class ThreadActivity {
 public:
-    explicit ThreadActivity(pid_t pid) : pid_(pid) {}
+    // `period_ns`: the sampler's tick period.
+    ThreadActivity(pid_t pid, std::uint64_t period_ns);
     ~ThreadActivity();
     ThreadActivity(const ThreadActivity&) = delete;
     ThreadActivity& operator=(const ThreadActivity&) = delete;
 
-    // True when the thread's state is R (running or runnable). A thread that
-    // cannot be read counts as not running.
+    CpuDetection method() const { return events_ ? CpuDetection::PerfEvents : CpuDetection::Proc; }
+    // "perf events" or "/proc", for the report header.
+    const char* method_name() const;
+
+    // True when the thread had a period of CPU time not yet counted (perf
+    // events) or is in state R now (/proc). A thread that cannot be read
+    // counts as not running.
     bool is_running(pid_t tid);
 
-    // Closes the files of threads not asked about since the last call.
+    // Ends a tick: closes what was kept for threads not asked about in it.
     void forget_unused();
 
 private:
     struct Entry {
-        int fd = -1;
+        int stat_fd = -1;
+        std::vector<int> event_fds;   // empty: not tracked by perf events
         bool used = false;
+        // Periods of CPU time recorded and not yet sampled, at most 2: a
+        // record lands anywhere in a tick, so a thread that runs all the time
+        // sometimes has none in one tick and two in the next; the credit
+        // keeps it sampled in as many ticks as it had periods, give or take one.
+        std::uint32_t credits = 0;
+        bool track_failed = false;    // the kernel refused its events: /proc for good
     };
+    bool proc_says_running(Entry& entry, pid_t tid);
+    void drain();
+
     pid_t pid_;
-    std::unordered_map<pid_t, Entry> files_;
+    std::unique_ptr<TaskClockEvents> events_;
+    std::unordered_map<pid_t, Entry> threads_;
+    std::vector<pid_t> ran_;   // scratch
+    bool drained_ = false;     // this tick's records are in
+    bool lost_ = false;        // ... and some were lost
 };
+
+// The method PROFILING_CPU_DETECTION asks for: "proc" forces /proc, anything
+// else (or unset) tries perf events first.
+bool cpu_detection_forced_to_proc();
 
 }  // namespace profiling

@@ -132,6 +132,7 @@ struct ProfileInfo {
     std::string command;                   // the target's command line
     std::string python_version;            // "3.12.1"
     std::string mode;                      // "cpu" or "wall"
+    std::string cpu_detection;             // cpu mode: "perf events" or "/proc"; empty otherwise
     double rate_hz = 0;                    // samples per second asked for
     std::uint64_t ticks = 0;               // sampling rounds done
     std::uint64_t missed_ticks = 0;        // rounds the sampler was too late for

@@ -138,6 +138,13 @@ def test_threads(args, tmp):
     view = run([args.profiling, "view", "--threads", dump])
     check(view.returncode == 0, "view --threads failed: %s" % view.stderr.decode())
     text = view.stdout.decode("utf-8")
+    # The header names how running threads were found: perf events wherever
+    # the kernel allows them (always for root), /proc when forced.
+    expected = "/proc" if args.cpu_detection == "proc" else "perf events" if os.geteuid() == 0 else ""
+    mode_line = re.search(r"(?m)^mode: .*$", text)
+    check(mode_line and "running threads from %s" % expected in mode_line.group(0),
+          "the header does not say the running threads came from %s: %r" % (expected or "somewhere",
+                                                                         mode_line and mode_line.group(0)))
     # Each busy function must appear in exactly one thread's section.
     sections = re.split(r"(?m)^Thread ", text)
     for fn in ("work_alpha", "work_beta", "work_gamma"):
@@ -273,6 +280,9 @@ def main():
     parser.add_argument("--python", default="")
     parser.add_argument("--label", required=True)
     parser.add_argument("--error-cases", action="store_true")
+    parser.add_argument("--cpu-detection", choices=("default", "proc"), default="default",
+                        help="proc: force /proc for cpu mode (PROFILING_CPU_DETECTION=proc) and run the "
+                             "accuracy tests only")
     args = parser.parse_args()
     if not args.python or not os.path.exists(args.python):
         line = "SKIP: interpreter %s not found at %r - run scripts/provision-interpreters" % (args.label, args.python)
@@ -281,8 +291,13 @@ def main():
         return 77
     args.profiling = os.path.abspath(args.profiling)
     os.environ.setdefault("LC_ALL", "C.UTF-8")
-    tests = [test_error_cases] if args.error_cases else [
-        test_cpu_split, test_launch_passthrough, test_threads, test_attach_and_kill]
+    if args.cpu_detection == "proc":
+        os.environ["PROFILING_CPU_DETECTION"] = "proc"
+        args.label += " /proc"
+    else:
+        os.environ.pop("PROFILING_CPU_DETECTION", None)
+    tests = [test_error_cases] if args.error_cases else [test_cpu_split, test_threads] \
+        if args.cpu_detection == "proc" else [test_cpu_split, test_launch_passthrough, test_threads, test_attach_and_kill]
     tmp = tempfile.mkdtemp(prefix="profiling-sampling-")
     failures = 0
     try:

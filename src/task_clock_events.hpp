@@ -1,0 +1,51 @@
+// Which threads of another process ran, as the kernel counts it: one
+// task-clock sampling event per (thread, CPU), all of a CPU's events writing
+// into one ring buffer (PERF_EVENT_IOC_SET_OUTPUT), owned by a dummy event
+// of our own. A thread produces a record each time it has spent one sampling
+// period on a CPU; an idle thread produces nothing, so finding the threads
+// that ran costs a read of the ring buffers and nothing per idle thread.
+#pragma once
+
+#include <cstdint>
+#include <sys/types.h>
+#include <vector>
+
+namespace profiling {
+
+class TaskClockEvents {
+public:
+    // Throws nothing; check usable(): false where the kernel refuses perf
+    // events (perf_event_paranoid, no CAP_PERFMON, seccomp, no PMU support).
+    explicit TaskClockEvents(std::uint64_t period_ns);
+    ~TaskClockEvents();
+    TaskClockEvents(const TaskClockEvents&) = delete;
+    TaskClockEvents& operator=(const TaskClockEvents&) = delete;
+
+    bool usable() const { return usable_; }
+
+    // Starts counting `tid`'s CPU time; false if the kernel refused (the
+    // thread exited, out of file descriptors...). Its descriptors go to `fds`.
+    bool track(pid_t tid, std::vector<int>& fds);
+    // Stops counting: closes the descriptors track() gave.
+    static void untrack(std::vector<int>& fds);
+
+    // Appends the thread id of every record since the last call (a thread
+    // appears once per period it ran). Returns false when records were lost
+    // (the buffers overflowed): the caller cannot tell who ran then.
+    bool drain(std::vector<pid_t>& ran);
+
+private:
+    struct Ring {
+        int fd = -1;              // the dummy event owning the buffer
+        int cpu = 0;
+        void* map = nullptr;
+    };
+    int open_event(pid_t tid, int cpu, bool dummy);
+
+    std::uint64_t period_ns_;
+    bool exclude_kernel_ = false;   // set when the kernel allows user-space counting only
+    bool usable_ = false;
+    std::vector<Ring> rings_;
+};
+
+}  // namespace profiling
