@@ -316,6 +316,17 @@ std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess&
     return std::nullopt;
 }
 
+std::optional<std::string> unopenable_script(const LaunchSpec& spec) {
+    if (spec.module || !spec.script) return std::nullopt;
+    int fd = ::open(spec.script->c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    const int error = errno;
+    return fmt::format("can't open file '{}': [Errno {}] {}", *spec.script, error, std::strerror(error));
+}
+
 // The last `lines` lines of a file (at most its last 4 KiB), for a program
 // that failed while its output went to a log.
 std::string tail_of(const std::string& path, int lines) {

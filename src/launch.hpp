@@ -90,6 +90,12 @@ private:
 std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess& child, const LaunchSpec& spec,
                                                                 attach::ProcessMemory& memory);
 
+// Why `python SCRIPT` would fail at once because SCRIPT cannot be opened
+// (python's own words: "can't open file 'x.py': [Errno 2] No such file or
+// directory"), checked before launching so a sampled run does not profile
+// the interpreter's start-up; nullopt when it can be opened or is -m.
+std::optional<std::string> unopenable_script(const LaunchSpec& spec);
+
 // Grace a program gets after SIGINT (and then SIGTERM) when a live viewer quits.
 constexpr std::chrono::milliseconds kStopGrace{2000};
 

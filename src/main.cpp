@@ -18,6 +18,7 @@
 #include "protocol/remote_cli.hpp"
 #include "src/collapsed_stacks.hpp"
 #include "src/dump_command.hpp"
+#include "src/pid_argument.hpp"
 #include "src/profile_file.hpp"
 #include "src/record_command.hpp"
 #include "src/text_report.hpp"
@@ -30,7 +31,9 @@
 #include <unistd.h>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -87,6 +90,14 @@ bool complete_launch(LaunchSpec& launch, const std::string& script, const std::v
         launch.script = script;
     }
     return true;
+}
+
+// A sampled launch of a script python cannot open would profile only the
+// interpreter's start-up: python's one line instead, and its status (2).
+bool refuse_unopenable_script(const LaunchSpec& launch) {
+    std::optional<std::string> why = unopenable_script(launch);
+    if (why) std::fprintf(stderr, "profiling: %s\n", why->c_str());
+    return why.has_value();
 }
 
 // The tracing profiler's options (no -S): the timer.
@@ -146,10 +157,10 @@ int main(int argc, char** argv) {
 
     RecordOptions attach_options;
     std::string attach_mode = "cpu";
-    pid_t attach_pid = 0;
+    std::string attach_pid_text;
     bool attach_live = false;
     auto* attach_cmd = app.add_subcommand("attach", "Sample a running Python process until Ctrl-C, --duration or its exit");
-    attach_cmd->add_option("pid", attach_pid, "Process id")->required()->check(CLI::PositiveNumber);
+    attach_cmd->add_option("pid", attach_pid_text, "Process id")->required();
     attach_cmd->add_flag("--live", attach_live,
                          "Show the profile live in the terminal until you quit (q); the process keeps running");
     add_sampling_options(*attach_cmd, attach_options, attach_mode);
@@ -205,8 +216,9 @@ int main(int argc, char** argv) {
     add_timer_option(*timeit_cmd, timeit_timer);
 
     DumpOptions dump;
+    std::string dump_pid_text;
     auto* dump_cmd = app.add_subcommand("dump", "Print every thread's Python stack of a running process");
-    dump_cmd->add_option("pid", dump.pid, "Process id of the Python program")->required()->check(CLI::PositiveNumber);
+    dump_cmd->add_option("pid", dump_pid_text, "Process id of the Python program")->required();
     dump_cmd->add_flag("--json", dump.json, "Print JSON (frames innermost first) instead of text");
     dump_cmd->add_flag("--blocking", dump.blocking,
                        "Stop the process's threads (ptrace) for one consistent read, then resume them");
@@ -235,7 +247,23 @@ int main(int argc, char** argv) {
     try {
         app.parse(own_argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        const int status = app.exit(e);
+        return status == 0 ? 0 : 2;   // --help is not an error; every usage error is 2
+    }
+
+    // A PID is checked here rather than by CLI11, whose range message
+    // prints a 300-digit float: one line, status 2 as for usage errors.
+    pid_t attach_pid = 0;
+    for (auto [given, text, pid] : {std::tuple{bool(*attach_cmd), &attach_pid_text, &attach_pid},
+                                    std::tuple{bool(*dump_cmd), &dump_pid_text, &dump.pid}}) {
+        if (!given) continue;
+        std::string why;
+        std::optional<pid_t> parsed = parse_pid(*text, why);
+        if (!parsed) {
+            std::fprintf(stderr, "profiling: %s\n", why.c_str());
+            return 2;
+        }
+        *pid = *parsed;
     }
 
     try {
@@ -264,6 +292,7 @@ int main(int argc, char** argv) {
                 options.live = tui::view_live;
                 return run_tracing_launch(live_launch, options);
             }
+            if (refuse_unopenable_script(live_launch)) return 2;
             live_options.sampler.mode = parse_mode(live_mode);
             live_options.live = tui::view_live;
             return run_launch(live_launch, live_options);
@@ -277,6 +306,7 @@ int main(int argc, char** argv) {
                 return protocol::run_remote_tracing_launch(remote_launch, remote_options, remote_timer,
                                                            remote_serve.resolved());
             }
+            if (refuse_unopenable_script(remote_launch)) return 2;
             remote_options.sampler.mode = parse_mode(remote_mode);
             return protocol::run_remote_launch(remote_launch, remote_options, remote_serve.resolved());
         }
@@ -325,6 +355,7 @@ int main(int argc, char** argv) {
             return 2;
         }
         if (!sampling) return run_tracing_launch(launch, tracing_options(launch_options, launch_timer));
+        if (refuse_unopenable_script(launch)) return 2;
         launch_options.sampler.mode = parse_mode(launch_mode);
         return run_launch(launch, launch_options);
     } catch (const Error& error) {
