@@ -15,20 +15,25 @@ void FramePrefetch::plan(std::uint64_t thread, std::size_t frame_span,
     planned_ = 0;
     auto it = last_.find(thread);
     if (it == last_.end()) return;
-    const std::vector<std::uint64_t>& frames = it->second;
-    sorted_.assign(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(std::min(frames.size(), kMaxFrames)));
-    std::sort(sorted_.begin(), sorted_.end());
-    sorted_.erase(std::unique(sorted_.begin(), sorted_.end()), sorted_.end());
-    std::size_t bytes = 0;
-    for (std::uint64_t address : sorted_) {
-        if (address > ~std::uint64_t{0} - span_) continue;   // would wrap
-        if (!ranges_.empty() && address <= ranges_.back().end + kMergeGap) {
-            ranges_.back().end = std::max(ranges_.back().end, address + span_);
+    // Last walk's ranges, by address, merged where they meet.
+    ranges_ = it->second;
+    std::sort(ranges_.begin(), ranges_.end(), [](const Range& a, const Range& b) { return a.start < b.start; });
+    std::size_t kept = 0;
+    for (const Range& range : ranges_) {
+        if (kept != 0 && range.start <= ranges_[kept - 1].end + kMergeGap) {
+            ranges_[kept - 1].end = std::max(ranges_[kept - 1].end, range.end);
         } else {
-            ranges_.push_back({address, address + span_, 0, 0});
+            ranges_[kept++] = range;
         }
     }
-    for (Range& range : ranges_) {
+    ranges_.resize(kept);
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < ranges_.size(); ++i) {
+        Range& range = ranges_[i];
+        if (bytes + (range.end - range.start) > kMaxBytes) {
+            ranges_.resize(i);
+            break;
+        }
         range.offset = bytes;
         bytes += range.end - range.start;
     }

@@ -10,6 +10,7 @@
 
 #include "attach/process_memory.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
@@ -17,6 +18,18 @@
 namespace profiling::attach {
 
 class FramePrefetch {
+    struct Range {
+        std::uint64_t start = 0, end = 0;
+        std::size_t offset = 0;      // of its bytes in bytes_
+        std::size_t request = 0;     // index in the request list
+    };
+    // Frames closer than this are read as one range: frames in an older
+    // data-stack chunk lie side by side, and the kernel looks up and pins
+    // pages per piece, so one piece per run of frames costs far less than one
+    // per frame. Below a page, so no page a range touches is one no frame
+    // was on last time.
+    static constexpr std::uint64_t kMergeGap = 512;
+
 public:
     // Adds to `requests` reads of the frames `thread` had last time, each
     // `frame_span` bytes. The requests point into this object: keep it
@@ -27,35 +40,39 @@ public:
     const unsigned char* find(std::uint64_t address, const std::vector<MemoryReader::Request>& requests);
 
     // Called by the walk for each frame it had to find outside the chunk.
-    void remember(std::uint64_t address) { seen_.push_back(address); }
+    // Frames of an older chunk come one after the other, each just below
+    // the last: they are gathered into ranges as they come (no per-frame
+    // list to sort, whatever the depth).
+    void remember(std::uint64_t address) {
+        if (address > ~std::uint64_t{0} - span_) return;   // would wrap
+        const std::uint64_t end = address + span_;
+        if (!seen_.empty()) {
+            Range& run = seen_.back();
+            if (address <= run.end + kMergeGap && end + kMergeGap >= run.start) {
+                run.start = std::min(run.start, address);
+                run.end = std::max(run.end, end);
+                return;
+            }
+        }
+        seen_.push_back({address, end, 0, 0});
+    }
     // Ends the walk of the thread given to plan(): its frames are kept for next time.
     void finish_thread();
     // Drops what is kept for threads no longer in `threads`.
     void retain_only(const std::vector<std::uint64_t>& threads);
 
 private:
-    static constexpr std::size_t kMaxFrames = 2048;
-    // Frames closer than this are read as one range: frames in an older
-    // data-stack chunk lie side by side, and the kernel looks up and pins
-    // pages per piece, so one piece per run of frames costs far less than one
-    // per frame. Below a page, so no page a range touches is one no frame
-    // was on last time.
-    static constexpr std::uint64_t kMergeGap = 512;
+    // At most this many bytes are read ahead per thread (a 16,384-frame
+    // stack of 3.11+ frames is ~1.5 MB).
+    static constexpr std::uint64_t kMaxBytes = 8u << 20;
 
-    struct Range {
-        std::uint64_t start = 0, end = 0;
-        std::size_t offset = 0;      // of its bytes in bytes_
-        std::size_t request = 0;     // index in the request list
-    };
-
-    std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> last_;   // thread -> frame addresses
+    std::unordered_map<std::uint64_t, std::vector<Range>> last_;   // thread -> ranges its frames were in
     std::vector<unsigned char> bytes_;
     std::size_t first_request_ = 0;    // index in the request list of the first planned frame
     std::size_t planned_ = 0;
     std::size_t span_ = 0;
     std::uint64_t thread_ = 0;
-    std::vector<std::uint64_t> seen_;
-    std::vector<std::uint64_t> sorted_;   // scratch
+    std::vector<Range> seen_;             // this walk's, in the order found
     std::vector<Range> ranges_;           // planned, by address
 };
 
