@@ -1,6 +1,7 @@
 #include "protocol/remote_command.hpp"
 
 #include "attach/interpreter_locator.hpp"
+#include "attach/python_descendants.hpp"
 #include "attach/proc_maps.hpp"
 #include "attach/process_memory.hpp"
 #include "attach/stack_walker.hpp"
@@ -305,7 +306,7 @@ int run_remote_attach(pid_t pid, const RecordOptions& options, const ServerOptio
     Server server(server_options);
     StopSignals signals;
     attach::ProcessMemory memory(pid);
-    const attach::InterpreterLocation where = attach::locate_interpreter(pid, memory);
+    const attach::InterpreterLocation where = attach::locate_attach_target(pid, memory);
     attach::StackWalker walker(where, memory);
     Sampler sampler(walker, options.sampler, attach::read_cmdline(pid));
     OnDemandSampler on_demand(sampler);

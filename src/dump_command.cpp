@@ -1,6 +1,7 @@
 #include "src/dump_command.hpp"
 
 #include "attach/interpreter_locator.hpp"
+#include "attach/python_descendants.hpp"
 #include "attach/proc_maps.hpp"
 #include "attach/process_freezer.hpp"
 #include "attach/process_memory.hpp"
@@ -14,7 +15,7 @@ namespace profiling {
 
 int run_dump(const DumpOptions& options) {
     attach::ProcessMemory memory(options.pid);
-    const attach::InterpreterLocation where = attach::locate_interpreter(options.pid, memory);
+    const attach::InterpreterLocation where = attach::locate_attach_target(options.pid, memory);
     attach::StackWalker walker(where, memory);
 
     ProcessStacks stacks;

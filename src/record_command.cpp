@@ -1,6 +1,7 @@
 #include "src/record_command.hpp"
 
 #include "attach/interpreter_locator.hpp"
+#include "attach/python_descendants.hpp"
 #include "attach/proc_maps.hpp"
 #include "attach/process_memory.hpp"
 #include "attach/stack_walker.hpp"
@@ -121,7 +122,7 @@ int run_launch_live(const LaunchSpec& base, const RecordOptions& options) {
 int run_attach(pid_t pid, const RecordOptions& options) {
     options.exports.check_writable(options.live ? kStdoutIsViewers : nullptr);
     attach::ProcessMemory memory(pid);
-    const attach::InterpreterLocation where = attach::locate_interpreter(pid, memory);
+    const attach::InterpreterLocation where = attach::locate_attach_target(pid, memory);
     attach::StackWalker walker(where, memory);
     Sampler sampler(walker, options.sampler, attach::read_cmdline(pid));
 

@@ -83,7 +83,6 @@ def wait_for_python_child(parent, timeout=10):
             except OSError:
                 continue
             if int(fields[1]) == parent and b"sleeper" in cmdline:
-                time.sleep(0.3)   # until the interpreter is up
                 return int(entry)
         time.sleep(0.05)
     raise Failure("the Python child of %d never started" % parent)
@@ -92,16 +91,21 @@ def wait_for_python_child(parent, timeout=10):
 def test_python_child_named(args, tmp):
     script = os.path.join(tmp, "sleeper.py")
     with open(script, "w") as f:
-        f.write("import time\nwhile True:\n    time.sleep(0.1)\n")
-    shell = subprocess.Popen(["bash", "-c", "%s %s; true" % (args.python, script)])
+        f.write("import sys, time\nopen(sys.argv[1], 'w').close()\nwhile True:\n    time.sleep(0.1)\n")
+    ready = os.path.join(tmp, "ready")
+    shell = subprocess.Popen(["bash", "-c", "%s %s %s; true" % (args.python, script, ready)])
     child = None
     try:
         child = wait_for_python_child(shell.pid)
-        proc = run([args.profiling, "attach", str(shell.pid), "--duration", "1"])
-        single, err = one_line(proc)
-        check(proc.returncode != 0, "attach to bash succeeded: %r" % err)
-        check(single and "bash has one Python child, %d" % child in err and "attach to that" in err,
-              "attach to bash did not name its Python child %d: %r" % (child, err))
+        deadline = time.time() + 30
+        while not os.path.exists(ready) and time.time() < deadline:
+            time.sleep(0.05)
+        for command in (["attach", str(shell.pid), "--duration", "1"], ["dump", str(shell.pid)]):
+            proc = run([args.profiling] + command)
+            single, err = one_line(proc)
+            check(proc.returncode != 0, "%s to bash succeeded: %r" % (command[0], err))
+            check(single and "bash has one Python child, %d (%s " % (child, args.python) in err and ") — attach to that" in err,
+                  "%s to bash did not name its Python child %d: %r" % (command[0], child, err))
     finally:
         if child:
             os.kill(child, 9)
@@ -132,7 +136,7 @@ def main():
         print("SKIP user mistakes: interpreter not installed (%r)" % args.python)
         return EXIT_SKIP
     tests = [("not a pid", test_not_a_pid), ("missing script", test_missing_script),
-             ("no python child", test_no_python_child)]
+             ("python child named", test_python_child_named), ("no python child", test_no_python_child)]
     only = os.environ.get("ONLY")
     tmp = tempfile.mkdtemp(prefix="profiling-mistakes-")
     failed = False
