@@ -22,6 +22,13 @@ std::optional<CodeCache::Identity> CodeCache::identity_from(const unsigned char*
         if (at >= 0) std::memcpy(&value, header + at, sizeof value);
         return value;
     };
+    // A freed object keeps its header except the first word, where the
+    // allocator chains its free blocks (pymalloc: the next block's address
+    // in an mmap'd arena, or 0; glibc also overwrites ob_type). A live
+    // reference count is never 0 and never reaches bit 32 (3.14 keeps flags
+    // in bits 48-63, so only bits 32-47 tell an address).
+    const std::uint64_t refcount = pointer_at(0);
+    if (refcount == 0 || (refcount >> 32 & 0xFFFF) != 0) return std::nullopt;
     Identity id;
     id.type = pointer_at(layout_.object_type);
     id.filename = pointer_at(layout_.code_filename);
@@ -38,7 +45,7 @@ std::optional<CodeCache::Identity> CodeCache::identity_from(const unsigned char*
     return id;
 }
 
-std::optional<CodeInfo> CodeCache::decode(const Identity& id) {
+std::optional<CodeInfo> CodeCache::decode(std::uint64_t address, const Identity& id) {
     CodeInfo info;
     auto name = read_string_object(memory_, layout_, id.name);
     auto file = read_string_object(memory_, layout_, id.filename);
@@ -59,6 +66,13 @@ std::optional<CodeInfo> CodeCache::decode(const Identity& id) {
     if (auto table = read_bytes_object(memory_, layout_, id.linetable)) {
         info.lines = decode_line_table(layout_.line_format, *table, id.first_line);
     }
+    // The strings were read after the header: had the code object been freed
+    // meanwhile, they could have been freed and reused too (a name from one
+    // function, a file from another). Still alive and unchanged now, it held
+    // them all along.
+    confirm_.resize(layout_.code_object_span());
+    if (!memory_.read(address, confirm_.data(), confirm_.size())) return std::nullopt;
+    if (identity_from(confirm_.data()) != id) return std::nullopt;
     return info;
 }
 
@@ -71,7 +85,7 @@ const CodeInfo* CodeCache::resolve_with(std::uint64_t address, const Identity& i
         if (it->second.identity == identity) return &it->second.info;
         entries_.erase(it);   // the address now holds another code object
     }
-    auto info = decode(identity);
+    auto info = decode(address, identity);
     if (!info) return nullptr;
     info->serial = next_serial_++;
     auto [it, inserted] = entries_.emplace(address, Entry{identity, std::move(*info)});
@@ -131,6 +145,7 @@ void CodeCache::resolve_all(std::span<const std::uint64_t> addresses, std::vecto
         requests_.push_back({unique_[i], headers_.data() + i * span, span, false});
     }
     planned_count_ = 0;
+    if (!requests_.empty()) ++late_header_reads_;
     memory_.read_batch(requests_);
     for (const auto& request : requests_) {
         if (request.ok) header[static_cast<std::size_t>(static_cast<unsigned char*>(request.out) - headers_.data()) / span] =

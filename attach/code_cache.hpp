@@ -62,6 +62,10 @@ public:
     void plan_headers(std::span<const std::uint64_t> addresses, std::vector<MemoryReader::Request>& requests);
     void drop_planned_headers() { planned_count_ = 0; }
 
+    // How many times resolve_all() had to read headers that were not
+    // planned (read after the caller's batch, so later than its frames).
+    std::uint64_t late_header_reads() const { return late_header_reads_; }
+
     // Call between samples: bounds memory for programs that keep generating code.
     void trim();
     void clear() { entries_.clear(); }
@@ -82,7 +86,7 @@ private:
 
     std::optional<Identity> identity_from(const unsigned char* header) const;
     const CodeInfo* resolve_with(std::uint64_t address, const Identity& identity);
-    std::optional<CodeInfo> decode(const Identity& identity);
+    std::optional<CodeInfo> decode(std::uint64_t address, const Identity& identity);
 
     MemoryReader& memory_;
     const Layout& layout_;
@@ -97,8 +101,10 @@ private:
     std::size_t planned_count_ = 0;
     const std::vector<MemoryReader::Request>* planned_requests_ = nullptr;
     std::vector<const CodeInfo*> found_;
+    std::vector<unsigned char> confirm_;   // scratch: a header read again after decoding
     std::vector<const unsigned char*> header_at_;   // scratch: each distinct address's header
     std::uint32_t next_serial_ = 1;
+    std::uint64_t late_header_reads_ = 0;
 };
 
 }  // namespace profiling::attach

@@ -177,7 +177,28 @@ void StackWalker::plan_speculation(std::uint64_t tstate) {
         }
         prefetch_.plan(tstate, interpreter_frame_span(), requests_);
     }
-    plan_code_headers(tstate);
+    plan_code_headers(tstate, requests_);
+    planned_top_request_ = plan_top_again(tstate, planned_.cframe, requests_, speculated_top_again_);
+}
+
+std::optional<std::size_t> StackWalker::plan_top_again(std::uint64_t tstate, std::uint64_t cframe,
+                                                       std::vector<MemoryReader::Request>& batch,
+                                                       std::uint64_t& out) {
+    // The top frame's pointer once more, last in the batch (the kernel copies
+    // the pieces in order): unchanged, the frames read before it are those of
+    // the stack the thread state named, not of a later one on reused memory.
+    std::uint64_t address = 0;
+    if (layout_.frame_model == FrameModel::FrameObjects) {
+        address = tstate + static_cast<std::uint64_t>(layout_.tstate_frame);
+    } else if (layout_.tstate_current_frame != kAbsent) {
+        address = tstate + static_cast<std::uint64_t>(layout_.tstate_current_frame);
+    } else if (cframe != 0) {
+        address = cframe + static_cast<std::uint64_t>(layout_.cframe_current_frame);
+    } else {
+        return std::nullopt;
+    }
+    batch.push_back({address, &out, sizeof out, false});
+    return batch.size() - 1;
 }
 
 void StackWalker::remember_speculation(std::uint64_t tstate, const unsigned char* block) {
@@ -261,6 +282,7 @@ bool StackWalker::walk_frame_objects(std::uint64_t frame) {
         prefetch_.remember(frame);
         const unsigned char* bytes = prefetch_.find(frame, *batch_);
         if (!bytes) {
+            ++frames_read_alone_;
             if (!memory_.read(frame, block, span)) return false;
             bytes = block;
         }
@@ -287,6 +309,7 @@ bool StackWalker::walk_interpreter_frames(std::uint64_t frame, const unsigned ch
         } else {
             prefetch_.remember(frame);
             block = prefetch_.find(frame, *batch_);
+            if (!block) ++frames_read_alone_;
             if (!block && memory_.read(frame, local, span)) block = local;
             if (!block) return false;
         }
@@ -362,9 +385,15 @@ std::optional<bool> StackWalker::walk_speculated(std::uint64_t tstate, const uns
     const Speculation planned = planned_;
     planned_ = {};   // good for one walk: a retry reads afresh
     batch_ = &requests_;
+    const std::optional<std::size_t> top_request = planned_top_request_;
+    auto top_unchanged = [&](std::uint64_t frame) {
+        return !top_request || (requests_[*top_request].ok && speculated_top_again_ == frame);
+    };
     if (layout_.frame_model == FrameModel::FrameObjects) {
         // Frames were read by address: a frame the prefetch does not hold is read alone.
-        return walk_frame_objects(field<std::uint64_t>(block, layout_.tstate_frame));
+        const auto top = field<std::uint64_t>(block, layout_.tstate_frame);
+        if (!top_unchanged(top)) return false;
+        return walk_frame_objects(top);
     }
     std::uint64_t frame = 0;
     if (layout_.tstate_current_frame != kAbsent) {
@@ -377,6 +406,7 @@ std::optional<bool> StackWalker::walk_speculated(std::uint64_t tstate, const uns
         }
         frame = speculated_frame_;
     }
+    if (!top_unchanged(frame)) return false;
     auto chunk = field<std::uint64_t>(block, layout_.tstate_datastack_chunk);
     auto chunk_top = field<std::uint64_t>(block, layout_.tstate_datastack_chunk + 8);
     if (chunk != 0 && chunk_top > chunk && chunk_top - chunk <= kMaxChunkCopy) {
@@ -400,9 +430,12 @@ bool StackWalker::walk_read_frames(std::uint64_t tstate, const unsigned char* bl
     if (layout_.frame_model == FrameModel::FrameObjects) {
         // Every frame is its own object: those of the last sample come in one read.
         prefetch_.plan(tstate, frame_object_span(), thread_requests_);
-        plan_code_headers(tstate);
+        plan_code_headers(tstate, thread_requests_);
+        const auto top_request = plan_top_again(tstate, 0, thread_requests_, top_again_);
         memory_.read_batch(thread_requests_);
-        return walk_frame_objects(field<std::uint64_t>(block, layout_.tstate_frame));
+        const auto top = field<std::uint64_t>(block, layout_.tstate_frame);
+        if (top_request && (!thread_requests_[*top_request].ok || top_again_ != top)) return false;
+        return walk_frame_objects(top);
     }
     // 3.11+: the top frame (behind the CFrame on 3.11/3.12), the used part
     // of the newest data-stack chunk where most frames live, and last
@@ -423,9 +456,13 @@ bool StackWalker::walk_read_frames(std::uint64_t tstate, const unsigned char* bl
         thread_requests_.push_back({chunk, chunk_buffer_.data(), chunk_buffer_.size(), false});
     }
     prefetch_.plan(tstate, interpreter_frame_span(), thread_requests_);
-    plan_code_headers(tstate);
+    plan_code_headers(tstate, thread_requests_);
+    const std::uint64_t cframe =
+        layout_.tstate_cframe != kAbsent ? field<std::uint64_t>(block, layout_.tstate_cframe) : 0;
+    const auto top_request = plan_top_again(tstate, cframe, thread_requests_, top_again_);
     memory_.read_batch(thread_requests_);
     if (frame_request && !thread_requests_[*frame_request].ok) return false;
+    if (top_request && (!thread_requests_[*top_request].ok || top_again_ != frame)) return false;
     bool copied = chunk_request && thread_requests_[*chunk_request].ok;
     if (copied) {
         walked_chunk_ = chunk_buffer_.data();
@@ -437,29 +474,47 @@ bool StackWalker::walk_read_frames(std::uint64_t tstate, const unsigned char* bl
 }
 
 bool StackWalker::walk_thread(std::uint64_t tstate, const unsigned char* block, ThreadSample& out) {
-    raw_.clear();
-    walked_chunk_ = nullptr;
-    std::optional<bool> speculated = walk_speculated(tstate, block);
-    bool ok = speculated ? *speculated : walk_read_frames(tstate, block);
-    prefetch_.finish_thread();
-    if (!ok) {
-        codes_.drop_planned_headers();
-        return false;
+    // A frame or code object new since this thread's last sample is read
+    // apart from the rest, later: by then the frames read before may have
+    // returned and their memory (or a code object's) been reused by others
+    // (a name from one function under another's caller). Such a walk is done
+    // again (twice at most): a later pass finds them all in its first batch.
+    for (int pass = 0; pass < 3; ++pass) {
+        raw_.clear();
+        walked_chunk_ = nullptr;
+        const std::uint64_t alone_before = frames_read_alone_;
+        const std::uint64_t late_before = codes_.late_header_reads();
+        bool ok = false;
+        if (pass == 0) {
+            std::optional<bool> speculated = walk_speculated(tstate, block);
+            ok = speculated ? *speculated : walk_read_frames(tstate, block);
+        } else {
+            again_block_.resize(layout_.thread_state_span());
+            ok = memory_.read(tstate, again_block_.data(), again_block_.size()) &&
+                 walk_read_frames(tstate, again_block_.data());
+        }
+        prefetch_.finish_thread();
+        if (!ok) {
+            codes_.drop_planned_headers();
+            return false;
+        }
+        ok = resolve_frames(out.frames);
+        // Remember this thread's distinct code objects for the next batch.
+        auto& codes = last_codes_[tstate];
+        codes.clear();
+        for (std::size_t i = 0; i < code_addresses_.size(); ++i) {
+            if (i == 0 || code_addresses_[i] != code_addresses_[i - 1]) codes.push_back(code_addresses_[i]);
+        }
+        std::sort(codes.begin(), codes.end());
+        codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+        if (!ok) return false;
+        if (frames_read_alone_ == alone_before && codes_.late_header_reads() == late_before) return true;
     }
-    ok = resolve_frames(out.frames);
-    // Remember this thread's distinct code objects for the next sample's batch.
-    auto& codes = last_codes_[tstate];
-    codes.clear();
-    for (std::size_t i = 0; i < code_addresses_.size(); ++i) {
-        if (i == 0 || code_addresses_[i] != code_addresses_[i - 1]) codes.push_back(code_addresses_[i]);
-    }
-    std::sort(codes.begin(), codes.end());
-    codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
-    return ok;
+    return false;
 }
 
-void StackWalker::plan_code_headers(std::uint64_t tstate) {
-    if (auto it = last_codes_.find(tstate); it != last_codes_.end()) codes_.plan_headers(it->second, requests_);
+void StackWalker::plan_code_headers(std::uint64_t tstate, std::vector<MemoryReader::Request>& batch) {
+    if (auto it = last_codes_.find(tstate); it != last_codes_.end()) codes_.plan_headers(it->second, batch);
 }
 
 const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include) {

@@ -84,7 +84,9 @@ private:
                                  std::uint64_t copied_to);
     bool resolve_frames(std::vector<FrameRef>& out);
     std::size_t frame_object_span() const;
-    void plan_code_headers(std::uint64_t tstate);
+    void plan_code_headers(std::uint64_t tstate, std::vector<MemoryReader::Request>& batch);
+    std::optional<std::size_t> plan_top_again(std::uint64_t tstate, std::uint64_t cframe,
+                                              std::vector<MemoryReader::Request>& batch, std::uint64_t& out);
     std::size_t interpreter_frame_span() const;
     [[noreturn]] void fail_thread_list();
 
@@ -103,6 +105,10 @@ private:
     std::vector<unsigned char> chunk_buffer_;
     std::vector<RawFrame> raw_;
     std::vector<std::uint64_t> code_addresses_;
+    std::vector<unsigned char> again_block_;   // the thread state read again for a second pass
+    std::uint64_t top_again_ = 0, speculated_top_again_ = 0;   // the top frame pointer, read last in a batch
+    std::optional<std::size_t> planned_top_request_;
+    std::uint64_t frames_read_alone_ = 0;          // frames not found in a batch, read one by one
     std::vector<const CodeInfo*> codes_found_;
     // The interpreter list and each one's GIL struct change (almost) never:
     // kept across samples, confirmed by every sample's first read.

@@ -59,6 +59,7 @@ std::uint64_t make_str(RegionMemory& memory, const Layout& layout, const std::st
 std::uint64_t make_code(RegionMemory& memory, const Layout& layout, const std::string& name, const std::string& file,
                         std::int64_t units, std::int32_t first_traceable) {
     std::uint64_t code = memory.alloc(layout.code_object_span() + 64);
+    memory.put<std::int64_t>(code, 1);   // ob_refcnt: a live object (a freed one is refused)
     memory.put<std::int64_t>(code + layout.varobject_size, units);
     memory.put(code + layout.code_name, make_str(memory, layout, name));
     memory.put(code + layout.code_qualname, make_str(memory, layout, name));
@@ -114,6 +115,7 @@ TEST_CASE("before 3.11 no code object is a shim", "[code]") {
         RegionMemory memory;
         CodeCache cache(memory, layout, 0);
         std::uint64_t code = memory.alloc(layout.code_object_span() + 64);
+        memory.put<std::int64_t>(code, 1);   // ob_refcnt
         memory.put(code + layout.code_name, make_str(memory, layout, "f"));
         memory.put(code + layout.code_filename, make_str(memory, layout, "x.py"));
         memory.put<std::int32_t>(code + layout.code_firstlineno, 1);
