@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -48,22 +49,29 @@ void Exports::check_writable(const char* stdout_owner) const {
 }
 
 std::string Exports::write(const Profile& profile) const {
+    // Each output on its own: one that cannot be written (a FIFO nobody
+    // reads, a full disk) does not lose the others.
     std::string written;
-    if (dump) {
-        write_profile(profile, *dump);
-        written += arrow(*dump);
-    }
-    if (flamegraph) {
-        write_collapsed_stacks(profile, *flamegraph, CollapsedOptions{});
-        written += arrow(*flamegraph);
-    }
-    if (speedscope) {
-        write_speedscope(profile, *speedscope);
-        written += arrow(*speedscope);
-    }
-    if (pprof) {
-        write_pprof(profile, *pprof);
-        written += arrow(*pprof);
+    std::string others;   // "a, b": what was written when another failed
+    std::optional<Error> first_failure;
+    auto attempt = [&](const std::optional<std::string>& path, auto&& write_one) {
+        if (!path) return;
+        try {
+            write_one(*path);
+            written += arrow(*path);
+            others += (others.empty() ? "" : ", ") + (*path == "-" ? std::string("stdout") : *path);
+        } catch (const Error& error) {
+            if (!first_failure) first_failure = error;
+        }
+    };
+    attempt(dump, [&](const std::string& path) { write_profile(profile, path); });
+    attempt(flamegraph, [&](const std::string& path) { write_collapsed_stacks(profile, path, CollapsedOptions{}); });
+    attempt(speedscope, [&](const std::string& path) { write_speedscope(profile, path); });
+    attempt(pprof, [&](const std::string& path) { write_pprof(profile, path); });
+    if (first_failure) {
+        if (written.empty()) throw *first_failure;
+        throw Error(first_failure->kind(), first_failure->what(),
+                    first_failure->hint() + " (the other outputs were written: " + others + ")");
     }
     return written;
 }

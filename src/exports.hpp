@@ -33,6 +33,8 @@ struct Exports {
     void check_writable(const char* stdout_owner) const;
 
     // Writes every asked-for file; returns " -> PATH" for each, in order.
+    // One that fails does not stop the others; the first failure is thrown
+    // at the end, naming what was written.
     std::string write(const Profile& profile) const;
 };
 

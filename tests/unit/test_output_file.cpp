@@ -352,3 +352,18 @@ TEST_CASE("output: exports refuse '-' where stdout is taken, and two options nam
     missing.dump = dir / "nope/out.prf";
     CHECK_THROWS_WITH(missing.check_writable(nullptr), Catch::Contains("No such file or directory"));
 }
+
+TEST_CASE("output: one export that cannot be written does not lose the others", "[output]") {
+    TempDir dir;
+    Exports exports;
+    exports.dump = dir / "gone/out.prf";   // its directory went away after the check
+    exports.flamegraph = dir / "out.txt";
+    exports.pprof = dir / "out.pb.gz";
+    Profile profile;
+    const std::string message = error_of([&] { exports.write(profile); });
+    CHECK_THAT(message, Catch::StartsWith("cannot write " + (dir / "gone/out.prf") + ": No such file or directory"));
+    CHECK_THAT(message, Catch::EndsWith("(the other outputs were written: " + (dir / "out.txt") + ", " +
+                                        (dir / "out.pb.gz") + ")"));
+    CHECK(fs::exists(dir / "out.txt"));
+    CHECK(fs::exists(dir / "out.pb.gz"));
+}
