@@ -58,9 +58,8 @@ int main(int argc, char** argv) {
     while (node_count(profile) < target_nodes) grow(profile, rng, 1000, frames);
 
     UpdateEncoder encoder;
-    encoder.learn(profile);
     auto start = std::chrono::steady_clock::now();
-    std::string full = encode_message(encoder.diff(nullptr, profile, 1, 0));
+    std::string full = encode_message(*encoder.fold(profile, 1));
     double encode_full_ms = ms_since(start);
 
     start = std::chrono::steady_clock::now();
@@ -84,9 +83,8 @@ int main(int argc, char** argv) {
         profile.thread(profile.threads[0].thread_id).tree.add(stack, 1);
     }
     grow(profile, rng, 10, frames);
-    encoder.learn(profile);
     start = std::chrono::steady_clock::now();
-    std::string delta = encode_message(encoder.diff(&before, profile, 2, 1));
+    std::string delta = encode_message(*encoder.fold(profile, 2));
     double encode_delta_ms = ms_since(start);
     start = std::chrono::steady_clock::now();
     remote.apply(std::get<Update>(decode_message(std::string_view(delta).substr(kFrameHeaderBytes))));

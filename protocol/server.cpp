@@ -2,7 +2,7 @@
 
 #include "profiling/errors.hpp"
 #include "protocol/channel.hpp"
-#include "protocol/snapshot_codec.hpp"
+#include "protocol/update_stream.hpp"
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
@@ -95,8 +95,7 @@ struct Server::Impl {
         bool viewer = false;          // said a valid hello
         bool closed = false;
         bool close_when_flushed = false;
-        std::uint64_t sent_seq = 0;
-        std::uint64_t acked_seq = 0;
+        UpdateStream::Viewer stream;         // its place in the stream of updates
         Clock::time_point waiting_since{};   // oldest unacknowledged update
     };
     using ConnPtr = std::shared_ptr<Conn>;
@@ -113,11 +112,8 @@ struct Server::Impl {
     std::size_t viewer_count = 0;
     bool finishing = false;
 
-    UpdateEncoder encoder;
-    std::optional<Profile> previous;   // the last published snapshot
-    std::uint64_t seq = 0;
-    Bytes full_cache;                  // full update for `seq`, built on demand
-    std::uint64_t full_cache_seq = 0;
+    UpdateStream stream;   // made in start(), with options.ack_window
+    Clock::time_point first_deadline{};   // the first update waits for the source until then
 
     std::mutex done_mutex;
     std::condition_variable done_cv;
@@ -157,6 +153,7 @@ struct Server::Impl {
     }
 
     void start() {
+        stream = UpdateStream(options.ack_window);
         for (auto& acceptor : acceptors) accept(*acceptor);
         schedule(Clock::now());
         thread = std::thread([this] {
@@ -301,20 +298,19 @@ struct Server::Impl {
             send(conn, std::make_shared<const std::string>(encode_message(target)));
             log_line(fmt::format("viewer {} connected ({} watching)", conn->peer, viewer_count));
             if (hooks.viewers_changed) hooks.viewers_changed(viewer_count);
-            // A late joiner gets the profile at once.
-            if (previous) {
-                send_update(conn, full_update());
-            } else {
-                publish();
+            if (!stream.empty()) {
+                send_update(conn);   // a late joiner gets the profile at once
+            } else if (viewer_count == 1) {
+                // The first viewer starts the profiler: the first update is
+                // what one interval of it found (not an empty profile now).
+                first_deadline = Clock::now() + seconds(options.interval_s * 3 + 2);
+                schedule(Clock::now());
             }
             return;
         }
         if (const auto* ack = std::get_if<Ack>(&message)) {
             if (!conn->viewer) throw ProtocolError("an ack before the hello");
-            if (ack->seq > conn->sent_seq || ack->seq < conn->acked_seq) {
-                throw ProtocolError(fmt::format("ack of update {} that was never sent", ack->seq));
-            }
-            conn->acked_seq = ack->seq;
+            UpdateStream::ack(conn->stream, ack->seq);
             conn->waiting_since = Clock::now();
             return;
         }
@@ -333,10 +329,12 @@ struct Server::Impl {
         if (!conn->writing) write_next(conn);
     }
 
-    void send_update(const ConnPtr& conn, const Bytes& bytes) {
-        if (conn->sent_seq == conn->acked_seq) conn->waiting_since = Clock::now();
-        conn->sent_seq = seq;
-        send(conn, bytes);
+    void send_update(const ConnPtr& conn) {
+        const bool was_idle = conn->stream.sent == conn->stream.acked;
+        Bytes bytes = stream.next(conn->stream);
+        if (!bytes) return;
+        if (was_idle) conn->waiting_since = Clock::now();
+        send(conn, std::move(bytes));
     }
 
     void write_next(const ConnPtr& conn) {
@@ -384,53 +382,47 @@ struct Server::Impl {
         }
     }
 
-    Bytes full_update() {
-        if (!full_cache || full_cache_seq != seq) {
-            Update full = encoder.diff(nullptr, *previous, seq, 0);
-            full.sampling = hooks.sampling ? hooks.sampling() : false;
-            full.viewers = static_cast<std::uint32_t>(viewer_count);
-            full_cache = std::make_shared<const std::string>(encode_message(full));
-            full_cache_seq = seq;
-        }
-        return full_cache;
-    }
-
     void publish() {
-        Profile now = hooks.snapshot();
-        encoder.learn(now);
-        ++seq;
-        Update delta = encoder.diff(previous ? &*previous : nullptr, now, seq, seq - 1);
-        delta.sampling = hooks.sampling ? hooks.sampling() : false;
-        delta.viewers = static_cast<std::uint32_t>(viewer_count);
-        previous = std::move(now);
-        Bytes delta_bytes;
+        stream.publish(hooks.snapshot(), hooks.sampling ? hooks.sampling() : false,
+                       static_cast<std::uint32_t>(viewer_count));
         const auto now_time = Clock::now();
         std::vector<ConnPtr> stale;
         for (const ConnPtr& conn : conns) {
             if (!conn->viewer || conn->close_when_flushed) continue;
-            if (conn->sent_seq - conn->acked_seq >= options.ack_window) {
+            if (stream.behind(conn->stream)) {
                 // Behind: nothing more is queued for it (it gets a full
                 // update once it catches up), and after a while it is dropped.
                 if (now_time - conn->waiting_since > seconds(options.viewer_timeout_s)) stale.push_back(conn);
                 continue;
             }
-            if (conn->sent_seq != 0 && conn->sent_seq == seq - 1 && delta.base_seq != 0) {
-                if (!delta_bytes) delta_bytes = std::make_shared<const std::string>(encode_message(delta));
-                send_update(conn, delta_bytes);
-            } else {
-                send_update(conn, full_update());
-            }
+            send_update(conn);
         }
         for (const ConnPtr& conn : stale) {
             close(conn, fmt::format("stopped reading (no acknowledgement for {:.0f} s)", options.viewer_timeout_s));
         }
     }
 
+    // The source has something to show: the first update waits for it (a
+    // profiler that just started has nothing yet), at most until
+    // first_deadline.
+    bool source_ready() const {
+        return !stream.empty() || !hooks.ready || hooks.ready() || Clock::now() >= first_deadline;
+    }
+
+    // The next update one interval after `last`.
     void schedule(Clock::time_point last) {
         timer.expires_at(last + seconds(options.interval_s));
+        wait_for_tick();
+    }
+
+    void wait_for_tick() {
         timer.async_wait([this](boost::system::error_code ec) {
             if (ec || finishing) return;
             const auto fired = timer.expiry();
+            if (viewer_count > 0 && !source_ready()) {
+                timer.expires_after(std::chrono::milliseconds(20));
+                return wait_for_tick();
+            }
             if (viewer_count > 0) {
                 try {
                     publish();

@@ -3,7 +3,7 @@
 // of the profile (through `snapshot`, which copies it under the sampler's
 // lock: the sampler never waits for the network) and sends it to every
 // viewer as a delta, or as a full update to a viewer that is new or fell
-// behind. A viewer that does not acknowledge updates is sent nothing more
+// behind (protocol/update_stream.hpp decides which). A viewer that does not acknowledge updates is sent nothing more
 // (its backlog coalesces to the latest snapshot) and is disconnected after
 // `viewer_timeout_s`.
 #pragma once
@@ -36,6 +36,10 @@ struct ServerOptions {
 struct ServerHooks {
     std::function<Profile()> snapshot;                 // the profile now (thread-safe)
     std::function<bool()> sampling;                    // is the sampler running now
+    // Whether the profiler that the first viewer started has something to
+    // show yet (unset: at once). The first update waits for it, one interval
+    // after the first viewer came (at most a few intervals more).
+    std::function<bool()> ready;
     std::function<void(std::size_t)> viewers_changed;  // called on the network thread
 };
 

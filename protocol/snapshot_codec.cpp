@@ -2,15 +2,44 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 
 namespace profiling::protocol {
 
-void UpdateEncoder::learn(const Profile& profile) {
-    const auto& frames = profile.frames.all();
+namespace {
+
+bool same_counts(const CallNode& a, const CallNode& b) {
+    return a.own == b.own && a.deep == b.deep && a.calls == b.calls && a.own_lines == b.own_lines;
+}
+
+// A node the viewer creates starts with no counts: only one with some is sent.
+bool has_counts(const CallNode& n) { return n.own != 0 || n.deep != 0 || n.calls != 0 || !n.own_lines.empty(); }
+
+void copy_counts(CallNode& to, const CallNode& from) {
+    to.own = from.own;
+    to.deep = from.deep;
+    to.calls = from.calls;
+    to.own_lines = from.own_lines;
+}
+
+NodeChange change_of(NodeId id, const CallNode& n) { return NodeChange{id, n.own, n.deep, n.calls, n.own_lines}; }
+
+void put_info(Update& u, const ProfileInfo& info) {
+    u.ticks = info.ticks;
+    u.missed_ticks = info.missed_ticks;
+    u.failed_reads = info.failed_reads;
+    u.duration_s = info.duration_s;
+}
+
+}  // namespace
+
+void UpdateEncoder::learn_frames(std::size_t from) {
+    const auto& frames = published_.frames.all();
     auto add = [&](const std::string& s) {
         if (ids_.try_emplace(s, static_cast<std::uint32_t>(strings_.size())).second) strings_.push_back(s);
     };
-    for (std::size_t i = strings_after_frame_.size(); i < frames.size(); ++i) {
+    for (std::size_t i = from; i < frames.size(); ++i) {
         add(frames[i].function);
         if (frames[i].qualname) add(*frames[i].qualname);
         add(frames[i].file);
@@ -18,63 +47,140 @@ void UpdateEncoder::learn(const Profile& profile) {
     }
 }
 
-Update UpdateEncoder::diff(const Profile* before, const Profile& after, std::uint64_t seq,
-                           std::uint64_t base_seq) const {
-    Update u;
-    u.seq = seq;
-    u.base_seq = before ? base_seq : 0;
-    const ProfileInfo& info = after.info;
-    u.ticks = info.ticks;
-    u.missed_ticks = info.missed_ticks;
-    u.failed_reads = info.failed_reads;
-    u.duration_s = info.duration_s;
-
-    const std::size_t frames_before = before ? before->frames.size() : 0;
-    const std::size_t frames_after = after.frames.size();
+void UpdateEncoder::put_frames(Update& u, std::size_t from) const {
     auto strings_at = [&](std::size_t frames) -> std::uint32_t {
         return frames == 0 ? 0 : strings_after_frame_.at(frames - 1);
     };
-    u.string_base = strings_at(frames_before);
-    for (std::uint32_t i = u.string_base; i < strings_at(frames_after); ++i) u.new_strings.push_back(strings_[i]);
-    u.frame_base = static_cast<std::uint32_t>(frames_before);
-    for (std::size_t i = frames_before; i < frames_after; ++i) {
-        const FrameInfo& f = after.frames[static_cast<FrameId>(i)];
+    const std::size_t to = published_.frames.size();
+    u.string_base = strings_at(from);
+    for (std::uint32_t i = u.string_base; i < strings_at(to); ++i) u.new_strings.push_back(strings_[i]);
+    u.frame_base = static_cast<std::uint32_t>(from);
+    for (std::size_t i = from; i < to; ++i) {
+        const FrameInfo& f = published_.frames[static_cast<FrameId>(i)];
         WireFrame w;
-        w.function = id(f.function);
-        if (f.qualname) w.qualname = id(*f.qualname);
-        w.file = id(f.file);
+        w.function = ids_.at(f.function);
+        if (f.qualname) w.qualname = ids_.at(*f.qualname);
+        w.file = ids_.at(f.file);
         w.first_line = f.first_line;
         u.new_frames.push_back(w);
     }
+}
 
-    for (std::size_t t = 0; t < after.threads.size(); ++t) {
-        const ThreadProfile& now = after.threads[t];
-        const ThreadProfile* was = before && t < before->threads.size() ? &before->threads[t] : nullptr;
-        ThreadUpdate tu;
-        tu.index = static_cast<std::uint32_t>(t);
-        tu.thread_id = now.thread_id;
-        tu.native_id = now.native_id;
-        tu.name = now.name;
-        const auto& nodes = now.tree.nodes();
-        const std::size_t known = was ? was->tree.size() : 1;   // the root always exists
-        for (std::size_t n = known; n < nodes.size(); ++n) tu.new_nodes.emplace_back(nodes[n].parent, nodes[n].frame);
-        for (std::size_t n = 0; n < nodes.size(); ++n) {
-            const CallNode& node = nodes[n];
-            if (n < known) {
-                std::uint64_t old_deep = 0, old_own = 0, old_calls = 0;
-                if (was) {
-                    old_deep = was->tree.node(static_cast<NodeId>(n)).deep;
-                    old_own = was->tree.node(static_cast<NodeId>(n)).own;
-                    old_calls = was->tree.node(static_cast<NodeId>(n)).calls;
-                }
-                if (old_deep == node.deep && old_own == node.own && old_calls == node.calls) continue;
-            } else if (node.deep == 0 && node.own == 0) {
+void UpdateEncoder::reset() {
+    published_ = Profile{};
+    thread_index_.clear();
+    strings_.clear();
+    ids_.clear();
+    strings_after_frame_.clear();
+}
+
+std::optional<Update> UpdateEncoder::fold(const Profile& snapshot, std::uint64_t seq) {
+    const std::size_t frames_before = published_.frames.size();
+    std::vector<FrameId> frame_of(snapshot.frames.size());
+    for (std::size_t i = 0; i < frame_of.size(); ++i) {
+        frame_of[i] = published_.frames.intern(snapshot.frames[static_cast<FrameId>(i)]);
+    }
+    learn_frames(frames_before);
+
+    // Per published thread (by index): what this snapshot changed in it.
+    std::vector<std::optional<ThreadUpdate>> touched(published_.threads.size());
+    std::vector<char> seen_thread(published_.threads.size(), 0);
+    bool extends = true;   // every published thread and node is in the snapshot
+    std::vector<NodeId> node_of;
+    std::vector<char> matched;
+    for (const ThreadProfile& from : snapshot.threads) {
+        auto [it, added] = thread_index_.try_emplace(from.thread_id, published_.threads.size());
+        if (added) {
+            published_.threads.emplace_back().thread_id = from.thread_id;
+            touched.emplace_back();
+            seen_thread.push_back(0);
+        }
+        const std::size_t index = it->second;
+        if (seen_thread[index]) continue;   // a thread id listed twice: the first one counts
+        seen_thread[index] = 1;
+        ThreadProfile& to = published_.threads[index];
+        const bool renamed = added || to.native_id != from.native_id || to.name != from.name;
+        to.native_id = from.native_id;
+        to.name = from.name;
+        CallTree& tree = to.tree;
+        const std::size_t known = tree.size();   // 1 (the root) for a new thread
+        node_of.assign(from.tree.size(), CallTree::kRoot);
+        matched.assign(known, 0);
+        std::size_t matched_known = 0;
+        std::vector<NodeId> changed;
+        for (NodeId n = 0; n < from.tree.size(); ++n) {
+            const CallNode& source = from.tree.node(n);
+            // A tree's parents come before their children (CallTree::child).
+            const NodeId id = n == CallTree::kRoot
+                                  ? CallTree::kRoot
+                                  : tree.child(node_of[source.parent < n ? source.parent : 0], frame_of[source.frame]);
+            node_of[n] = id;
+            CallNode& target = tree.node(id);
+            if (id < known) {
+                if (!matched[id]) ++matched_known;
+                matched[id] = 1;
+                if (same_counts(target, source)) continue;
+            } else if (!has_counts(source)) {
                 continue;
             }
-            tu.changes.push_back(NodeChange{static_cast<std::uint32_t>(n), node.own, node.deep, node.calls, node.own_lines});
+            copy_counts(target, source);
+            changed.push_back(id);
         }
-        const bool same_identity = was && was->native_id == now.native_id && was->name == now.name;
-        if (!same_identity || !tu.new_nodes.empty() || !tu.changes.empty()) u.threads.push_back(std::move(tu));
+        if (matched_known < known) extends = false;
+        ThreadUpdate tu;
+        tu.index = static_cast<std::uint32_t>(index);
+        tu.thread_id = to.thread_id;
+        tu.native_id = to.native_id;
+        tu.name = to.name;
+        for (std::size_t n = known; n < tree.size(); ++n) {
+            const CallNode& node = tree.node(static_cast<NodeId>(n));
+            tu.new_nodes.emplace_back(node.parent, node.frame);
+        }
+        // Ascending ids on the wire; the snapshot's order may be any.
+        std::sort(changed.begin(), changed.end());
+        changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+        for (NodeId id : changed) tu.changes.push_back(change_of(id, tree.node(id)));
+        if (renamed || !tu.new_nodes.empty() || !tu.changes.empty()) touched[index] = std::move(tu);
+    }
+    for (char seen : seen_thread) extends = extends && seen;
+    if (!extends) {
+        // The source started over: so does the published profile.
+        reset();
+        fold(snapshot, seq);
+        return std::nullopt;
+    }
+
+    published_.info = snapshot.info;
+    Update u;
+    u.seq = seq;
+    u.base_seq = seq - 1;
+    put_info(u, published_.info);
+    put_frames(u, frames_before);
+    for (auto& tu : touched) {
+        if (tu) u.threads.push_back(std::move(*tu));
+    }
+    return u;
+}
+
+Update UpdateEncoder::full(std::uint64_t seq) const {
+    Update u;
+    u.seq = seq;
+    u.base_seq = 0;
+    put_info(u, published_.info);
+    put_frames(u, 0);
+    for (std::size_t t = 0; t < published_.threads.size(); ++t) {
+        const ThreadProfile& thread = published_.threads[t];
+        ThreadUpdate tu;
+        tu.index = static_cast<std::uint32_t>(t);
+        tu.thread_id = thread.thread_id;
+        tu.native_id = thread.native_id;
+        tu.name = thread.name;
+        const auto& nodes = thread.tree.nodes();
+        for (std::size_t n = 1; n < nodes.size(); ++n) tu.new_nodes.emplace_back(nodes[n].parent, nodes[n].frame);
+        for (std::size_t n = 0; n < nodes.size(); ++n) {
+            if (has_counts(nodes[n])) tu.changes.push_back(change_of(static_cast<NodeId>(n), nodes[n]));
+        }
+        u.threads.push_back(std::move(tu));
     }
     return u;
 }

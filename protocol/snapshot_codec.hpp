@@ -1,36 +1,57 @@
 // Profiles as Updates, and back.
 //
-// The server's profile only grows: frames, threads and nodes are appended,
-// counts only increase. An update from snapshot A to snapshot B therefore
-// carries the strings and frames B added, each thread's new nodes and the
-// nodes whose counts changed. A full update is the delta from the empty
-// profile.
+// The server's profile only grows: frames, threads and nodes are added,
+// counts only increase. An update therefore carries the strings and frames
+// added since the previous one, each thread's new nodes and the nodes whose
+// counts changed; a full update is the delta from the empty profile.
+//
+// What grows is the *published* profile, which the encoder keeps itself: a
+// snapshot is folded into it by what its frames, threads and nodes are
+// (a frame by its name, file and line, a thread by its id, a node by its
+// parent and frame), never by the snapshot's own numbering. A source may
+// renumber freely between snapshots (the tracing profile is rebuilt from
+// scratch every time, its frame table in the order threads are walked);
+// ids on the wire stay those of the published profile, which never change.
 #pragma once
 
 #include "profiling/profile.hpp"
 #include "protocol/wire.hpp"
 
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 namespace profiling::protocol {
 
-// Server side: numbers the strings of the frame table (in frame order, so
-// the table is the same for every viewer) and builds updates.
+// Server side: the published profile, its string table (strings numbered
+// in the order frames first use them, the same for every viewer) and the
+// updates that rebuild it.
 class UpdateEncoder {
 public:
-    // Registers frames [known, profile.frames.size()) in the string table.
-    void learn(const Profile& profile);
+    // Folds `snapshot` in as update `seq` and returns the delta from the
+    // previous published profile (base seq - 1; the first is a full update).
+    // Returns nullopt when the snapshot does not extend the published
+    // profile (a thread or a node of it is missing: the source started
+    // over): the published profile is then the snapshot alone, and every
+    // viewer needs a full update.
+    std::optional<Update> fold(const Profile& snapshot, std::uint64_t seq);
 
-    // The update that turns `before` (null: nothing) into `after`. Both must
-    // be snapshots of one growing profile, and learn(after) must have run.
-    Update diff(const Profile* before, const Profile& after, std::uint64_t seq, std::uint64_t base_seq) const;
+    // The whole published profile as update `seq` (base 0).
+    Update full(std::uint64_t seq) const;
 
+    // What viewers rebuild: the snapshots so far, in the encoder's numbering.
+    const Profile& published() const { return published_; }
     std::size_t strings() const { return strings_.size(); }
 
 private:
-    std::uint32_t id(const std::string& s) const { return ids_.at(s); }
+    struct Fold;
+    void learn_frames(std::size_t from);
+    void put_frames(Update& u, std::size_t from) const;
+    void reset();
+
+    Profile published_;
+    std::unordered_map<std::uint64_t, std::size_t> thread_index_;   // thread id -> index in published_
     std::vector<std::string> strings_;
     std::unordered_map<std::string, std::uint32_t> ids_;
     std::vector<std::uint32_t> strings_after_frame_;   // string count once frame i is known

@@ -21,20 +21,19 @@ int main(int argc, char** argv) {
     p.thread(1).tree.add(stack, 9);
     p.thread(2).tree.add({&a, 1}, 3);
     UpdateEncoder encoder;
-    encoder.learn(p);
-    Profile before = p;
+    const Update first = *encoder.fold(p, 1);
     p.thread(1).tree.add(stack, 10);
     FrameId c = p.frames.intern({"more", "more", "x.py", 3});
     std::vector<FrameId> longer{a, b, c};
     p.thread(3).tree.add(longer, 4);
-    encoder.learn(p);
+    const Update second = *encoder.fold(p, 2);
     Welcome w;
     w.pid = 1;
     w.command = "python3 app.py";
     w.kind = "sampling";
     w.columns = {"FUNCTION", "OWN"};
-    write("welcome_full_delta", encode_message(w) + encode_message(encoder.diff(nullptr, before, 1, 0)) +
-                                    encode_message(encoder.diff(&before, p, 2, 1)) + encode_message(Goodbye{"bye"}));
+    write("welcome_full_delta", encode_message(w) + encode_message(first) +
+                                    encode_message(second) + encode_message(Goodbye{"bye"}));
     write("hello", encode_message(Hello{kProtocolVersion, "token", "viewer"}));
     write("ack_refused", encode_message(Ack{3}) + encode_message(Refused{"wrong token"}));
     return 0;

@@ -111,8 +111,8 @@ TEST_CASE("protocol: hello, welcome, refused, ack and goodbye round trip") {
 TEST_CASE("protocol: a full update rebuilds the profile exactly") {
     Profile p = sample_profile();
     UpdateEncoder encoder;
-    encoder.learn(p);
-    Update full = encoder.diff(nullptr, p, 1, 0);
+    encoder.fold(p, 1);
+    Update full = encoder.full(1);
     full.sampling = true;
     full.viewers = 3;
     Update decoded = round_trip(full);
@@ -130,17 +130,14 @@ TEST_CASE("protocol: a full update rebuilds the profile exactly") {
 TEST_CASE("protocol: deltas carry only what changed and apply on top") {
     Profile p = sample_profile();
     UpdateEncoder encoder;
-    encoder.learn(p);
     RemoteProfile remote;
-    remote.apply(decode_update(encode_message(encoder.diff(nullptr, p, 1, 0))));
+    remote.apply(decode_update(encode_message(*encoder.fold(p, 1))));
 
-    Profile before = p;
     FrameId extra = p.frames.intern({"extra", "extra", "new.py", 5});
     std::vector<FrameId> stack{0, extra};
     p.threads[0].tree.add(stack, 6);
     p.thread(3003).tree.add(stack, 6);
-    encoder.learn(p);
-    Update delta = encoder.diff(&before, p, 2, 1);
+    Update delta = *encoder.fold(p, 2);
     CHECK(delta.frame_base == 3);
     CHECK(delta.new_frames.size() == 1);
     CHECK(delta.new_strings == std::vector<std::string>{"extra", "new.py"});
@@ -148,19 +145,19 @@ TEST_CASE("protocol: deltas carry only what changed and apply on top") {
     CHECK(delta.threads[0].new_nodes.size() == 1);
     CHECK(delta.threads[0].changes.size() == 3);   // root, main, main->extra
     std::string delta_frame = encode_message(delta);
-    std::string full_frame = encode_message(encoder.diff(nullptr, p, 2, 0));
+    std::string full_frame = encode_message(encoder.full(2));
     CHECK(delta_frame.size() < full_frame.size());
     remote.apply(decode_update(delta_frame));
     require_same(p, remote.profile());
 
     SECTION("an empty delta changes nothing") {
-        Update nothing = encoder.diff(&p, p, 3, 2);
+        Update nothing = *encoder.fold(p, 3);
         CHECK(nothing.threads.empty());
         remote.apply(round_trip(nothing));
         require_same(p, remote.profile());
     }
     SECTION("a delta on the wrong base is refused") {
-        Update skipped = encoder.diff(&p, p, 5, 4);
+        Update skipped = *encoder.fold(p, 5);
         CHECK_THROWS_AS(remote.apply(skipped), ProtocolError);
     }
     SECTION("a full update resets the viewer") {
@@ -176,7 +173,6 @@ TEST_CASE("protocol: random growth, deltas all the way") {
     for (int i = 0; i < 50; ++i) p.frames.intern({"f" + std::to_string(i), std::nullopt, "m.py", i});
     UpdateEncoder encoder;
     RemoteProfile remote;
-    std::optional<Profile> before;
     for (std::uint64_t seq = 1; seq <= 30; ++seq) {
         for (int s = 0; s < 200; ++s) {
             std::vector<FrameId> stack;
@@ -184,10 +180,8 @@ TEST_CASE("protocol: random growth, deltas all the way") {
             p.thread(rng() % 4).tree.add(stack, static_cast<std::int32_t>(rng() % 5));
         }
         if (seq % 7 == 0) p.frames.intern({"late" + std::to_string(seq), "late", "late.py", 1});
-        encoder.learn(p);
-        Update u = encoder.diff(before ? &*before : nullptr, p, seq, seq - 1);
+        Update u = *encoder.fold(p, seq);
         remote.apply(decode_update(encode_message(u)));
-        before = p;
     }
     require_same(p, remote.profile());
 }
@@ -219,12 +213,12 @@ TEST_CASE("protocol: malformed frames are refused with a reason") {
     SECTION("every truncation of every message is an error") {
         Profile p = sample_profile();
         UpdateEncoder encoder;
-        encoder.learn(p);
+        encoder.fold(p, 1);
         Welcome w;
         w.command = "x";
         w.columns = {"A"};
         for (const std::string& frame : {encode_message(Hello{kProtocolVersion, "t", "c"}), encode_message(w),
-                                         encode_message(encoder.diff(nullptr, p, 1, 0)),
+                                         encode_message(encoder.full(1)),
                                          encode_message(Refused{"no"}), encode_message(Goodbye{"bye"})}) {
             std::string payload = payload_of(frame);
             REQUIRE_NOTHROW(decode_message(payload));
@@ -280,8 +274,8 @@ TEST_CASE("protocol: malformed frames are refused with a reason") {
 TEST_CASE("protocol: updates that do not fit the profile are refused") {
     Profile p = sample_profile();
     UpdateEncoder encoder;
-    encoder.learn(p);
-    Update full = encoder.diff(nullptr, p, 1, 0);
+    encoder.fold(p, 1);
+    Update full = encoder.full(1);
     auto refuses = [](Update u, const char* what) {
         RemoteProfile remote;
         CHECK_THROWS_WITH(remote.apply(u), Catch::Contains(what));
