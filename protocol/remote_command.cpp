@@ -158,8 +158,12 @@ void write_outputs(const Profile& profile, const RecordOptions& options) {
 // someone watches: the same interface as OnDemandSampler for serve().
 class OnDemandTracer {
 public:
-    OnDemandTracer(TracedProgram& traced, int pid, std::string command)
-        : traced_(traced), pid_(pid), command_(std::move(command)) {}
+    OnDemandTracer(TracedProgram& traced, int pid, std::string command, std::string timer)
+        : traced_(traced), pid_(pid), command_(std::move(command)), timer_(std::move(timer)) {
+        // Viewers are told the interpreter's version in their welcome, before
+        // anything is traced: the bootstrap says it as it starts.
+        python_version_ = traced_.python_version(kStartTimeoutS).value_or("");
+    }
     void set_watchers(std::size_t n) {
         const bool was = watched_.exchange(n > 0);
         if (was == (n > 0)) return;
@@ -169,6 +173,12 @@ public:
     }
     void quit() { set_watchers(0); }
     bool sampling() const { return watched_.load(); }
+    // Something traced has been written (the bootstrap writes the profile
+    // one interval after tracing starts, and only once it has started).
+    bool ready() const {
+        auto latest = traced_.latest();
+        return latest && latest->info.duration_s > 0;
+    }
     Profile snapshot() const {
         auto latest = traced_.latest();
         Profile profile = latest ? *latest : Profile{};
@@ -176,16 +186,33 @@ public:
             profile.info.kind = "tracing";
             profile.info.pid = pid_;
             profile.info.command = command_;
+            profile.info.mode = timer_;
         }
+        if (profile.info.python_version.empty()) profile.info.python_version = python_version_;
         return profile;
     }
 
 private:
+    // How long the bootstrap may take to say the interpreter's version.
+    static constexpr double kStartTimeoutS = 10;
+
     TracedProgram& traced_;
     int pid_;
     std::string command_;
+    std::string timer_;
+    std::string python_version_;
     std::atomic<bool> watched_{false};
 };
+
+// The sampler shows what it has at once; the tracer once it wrote some.
+template <typename Source>
+std::function<bool()> ready_hook(Source& source) {
+    if constexpr (requires { source.ready(); }) {
+        return [&source] { return source.ready(); };
+    } else {
+        return {};
+    }
+}
 
 // Serves `source` (OnDemandSampler, OnDemandTracer) until `done` or a
 // signal says why to stop; `final_profile` gets the last profile.
@@ -196,6 +223,7 @@ std::string serve(Source& source, Server& server, StopSignals& signals, Done don
     hooks.snapshot = [&] { return source.snapshot(); };
     hooks.sampling = [&] { return source.sampling(); };
     hooks.viewers_changed = [&](std::size_t n) { source.set_watchers(n); };
+    hooks.ready = ready_hook(source);
     const Profile first = source.snapshot();
     server.start(describe(first), hooks);
     const auto fingerprint = server.tls_fingerprint();
@@ -291,7 +319,7 @@ int run_remote_tracing_launch(const LaunchSpec& spec, const RecordOptions& optio
     StopSignals signals;             // before fork and threads
     TracedProgram traced(spec, TracedProgram::Settings{timer, server_options.interval_s, true, std::nullopt});
     LaunchedProcess& child = traced.process();
-    OnDemandTracer on_demand(traced, child.pid(), child.command_line());
+    OnDemandTracer on_demand(traced, child.pid(), child.command_line(), timer);
     Profile ignored;   // the program's own final profile is the one to keep
     auto [status, why] = serve_program(
         on_demand, child, server, signals, [](const OnDemandTracer&) { return std::optional<std::string>{}; },

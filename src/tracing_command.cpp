@@ -259,6 +259,7 @@ struct TracedProgram::Impl {
             {"out", dir.file("profile.prf")}, {"error", dir.file("error")}, {"timer", settings.timer}};
         if (settings.interval_s > 0) config["interval"] = settings.interval_s;
         if (settings.on_demand) config["control"] = dir.file("watched");
+        config["about"] = dir.file("about");
         if (settings.timeit) config["timeit"] = {{"args", *settings.timeit}};
         python = base.python;
         process = std::make_unique<LaunchedProcess>(bootstrap_spec(base, config));
@@ -278,6 +279,17 @@ TracedProgram::~TracedProgram() = default;
 LaunchedProcess& TracedProgram::process() { return *impl_->process; }
 
 std::shared_ptr<const Profile> TracedProgram::latest() { return impl_->follower.latest(); }
+
+std::optional<std::string> TracedProgram::python_version(double timeout_s) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    for (;;) {
+        if (auto version = read_text(impl_->dir.file("about")); version && !version->empty()) return version;
+        if (impl_->process->poll() || start_failure() || std::chrono::steady_clock::now() >= until) {
+            return std::nullopt;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
 
 void TracedProgram::set_watched(bool watched) {
     const std::string control = impl_->dir.file("watched");

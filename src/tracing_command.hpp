@@ -52,6 +52,10 @@ public:
     TracedProgram& operator=(const TracedProgram&) = delete;
 
     LaunchedProcess& process();
+    // The interpreter's version ("3.11.2"), which the bootstrap writes as
+    // it starts: waits for it at most `timeout_s`; nullopt if it did not
+    // come (the program could not start, or it took too long).
+    std::optional<std::string> python_version(double timeout_s);
     // The latest profile written, or null before the first.
     std::shared_ptr<const Profile> latest();
     // On demand: traced while watched.

@@ -18,6 +18,8 @@ program and its children do not see it):
                server creates it while a viewer watches; Python 3.9+)
     timeit     {"args": [...]}: run `python -m timeit ARGS` and trace the
                timed statement instead of running a program
+    about      a file name: the interpreter's version is written there at
+               once (remote-profile tells viewers before anything is traced)
 
 The program runs as `python SCRIPT` would run it: sys.argv, sys.path[0] and
 a fresh __main__ namespace are its own; SystemExit and exceptions behave the
@@ -87,13 +89,13 @@ class _Snapshots(object):
 
     def run(self):
         self.profiler._native.exclude_current_thread()
-        next_dump = _monotonic() + self.interval
+        self.next_dump = _monotonic() + self.interval
         while not self.stop.wait(self.POLL_S if self.control else self.interval):
             if self.control:
                 self.follow_control()
-                if _monotonic() < next_dump:
+                if _monotonic() < self.next_dump:
                     continue
-                next_dump = _monotonic() + self.interval
+                self.next_dump = _monotonic() + self.interval
             try:
                 _dump(self.profiler, self.path)
             except Exception:   # best effort (nothing traced yet, ...); the final dump is not
@@ -104,6 +106,8 @@ class _Snapshots(object):
         try:
             if watched and not self.profiler.running:
                 self.profiler.start()
+                # The first profile a viewer gets is one interval of tracing.
+                self.next_dump = _monotonic() + self.interval
             elif not watched and self.profiler.running:
                 self.profiler.stop()
         except RuntimeError:   # another tool holds sys.monitoring's slot: try again later
@@ -242,6 +246,8 @@ class _TimeitPlan(object):
 
 def main():
     config = json.loads(os.environ.pop("PROFILING_LAUNCH"))
+    if "about" in config:
+        _write_atomically(config["about"], sys.version.split()[0].encode("ascii", "replace"))
     try:
         from profiling.tracing import TracingProfiler
     except ImportError as error:
