@@ -33,6 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUSY = os.path.join(HERE, "targets", "busy_threads.py")
 CPU_SPLIT = os.path.join(HERE, "targets", "cpu_split.py")
+WEBSERVER = os.path.join(HERE, "..", "..", "examples", "webserver.py")
 
 FAILURES = []
 STARTED = []
@@ -434,6 +435,59 @@ def test_tracing(profiling, python, tmp):
         srv.stop()
 
 
+def tracing_supported(python, what):
+    probe = subprocess.run([python, "-c", "import sys; print(sys.version_info >= (3, 9))"], stdout=subprocess.PIPE,
+                           text=True)
+    if probe.stdout.strip() != "True":
+        print("%s: SKIPPED (on-demand tracing needs Python 3.9+; %s is older)" % (what, python))
+        return False
+    return True
+
+
+def test_tracing_once(profiling, python, tmp):
+    print("tracing once: `view --once` on a fresh tracing server prints a tree, the Python version and the timer")
+    if not tracing_supported(python, "tracing once"):
+        return
+    version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], stdout=subprocess.PIPE,
+                             text=True).stdout.strip()
+    srv = RemoteServer(profiling, python, WEBSERVER, extra=["--interval", "0.5"], sampling=False)
+    try:
+        started = time.time()
+        v = viewer(profiling, srv.address, "--once", "--text")
+        out, err = v.communicate(timeout=60)
+        took = time.time() - started
+        first = re.search(r"^== update 1 from \S+: (\S+) traced, (\d+) threads, tracing", out, re.M)
+        check(first and first.group(1) != "0" and int(first.group(2)) > 0,
+              "the first update of a tracing stream is empty:\n%s%s" % (out[:1500], err))
+        check(re.search(r"^python: +%s$" % re.escape(version), out, re.M),
+              "the report does not give Python %s:\n%s" % (version, out[:800]))
+        check(re.search(r"^mode: +tracing, thread timer", out, re.M), "the report does not give the timer:\n" + out[:800])
+        check(re.search(r"connected to .*Python %s, tracing profiler" % re.escape(version), err),
+              "the welcome did not carry the Python version: " + err)
+        check(re.search(r"^\S.*\(.*:\d+\) +[1-9]\d* ", out.split("FUNCTION", 1)[-1], re.M),
+              "no function with calls in the first tree:\n" + out[:3000])
+        print("tracing once: the first tree came %.1f s after connecting (interval 0.5 s)" % took)
+    finally:
+        srv.stop()
+
+
+def test_tracing_stream(profiling, python, tmp, runs=4, updates=15):
+    print("tracing stream: %d fresh webservers, %d updates each at 0.1 s, no 'bad data'" % (runs, updates))
+    if not tracing_supported(python, "tracing stream"):
+        return
+    for run in range(runs):
+        srv = RemoteServer(profiling, python, WEBSERVER, extra=["--interval", "0.1"], sampling=False)
+        try:
+            v = viewer(profiling, srv.address, "--updates", str(updates), "--quiet")
+            out, err = v.communicate(timeout=120)
+            seen = re.findall(r"^== update (\d+) ", out, re.M)
+            check("bad data" not in err, "run %d: the viewer got bad data:\n%s" % (run, err))
+            check(len(seen) == updates and seen == [str(n) for n in range(1, updates + 1)],
+                  "run %d: expected updates 1..%d on one connection, got %s\n%s" % (run, updates, seen, err))
+        finally:
+            srv.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--profiling", required=True)
@@ -452,6 +506,8 @@ def main():
         "reconnect": lambda tmp: test_reconnect(args.profiling, args.python, tmp),
         "churn": lambda tmp: test_churn(args.profiling, args.python, tmp, args.churn_seconds),
         "tracing": lambda tmp: test_tracing(args.profiling, args.python, tmp),
+        "tracing once": lambda tmp: test_tracing_once(args.profiling, args.python, tmp),
+        "tracing stream": lambda tmp: test_tracing_stream(args.profiling, args.python, tmp),
     }
     try:
         with tempfile.TemporaryDirectory(prefix="profiling-remote-") as tmp:
