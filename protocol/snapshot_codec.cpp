@@ -111,9 +111,15 @@ std::optional<Update> UpdateEncoder::fold(const Profile& snapshot, std::uint64_t
         for (NodeId n = 0; n < from.tree.size(); ++n) {
             const CallNode& source = from.tree.node(n);
             // A tree's parents come before their children (CallTree::child).
-            const NodeId id = n == CallTree::kRoot
-                                  ? CallTree::kRoot
-                                  : tree.child(node_of[source.parent < n ? source.parent : 0], frame_of[source.frame]);
+            NodeId id = CallTree::kRoot;
+            if (n != CallTree::kRoot) {
+                const NodeId parent = node_of[source.parent < n ? source.parent : 0];
+                const FrameId frame = frame_of[source.frame];
+                // Numbered as published (the sampler's snapshots always are):
+                // (parent, frame) is unique in a tree, so no lookup is needed.
+                const bool same = n < known && tree.node(n).parent == parent && tree.node(n).frame == frame;
+                id = same ? n : tree.child(parent, frame);
+            }
             node_of[n] = id;
             CallNode& target = tree.node(id);
             if (id < known) {
