@@ -9,6 +9,7 @@
 #include "src/atomic_file.hpp"
 #include "src/collapsed_stacks.hpp"
 #include "src/profile_file.hpp"
+#include "src/progress_line.hpp"
 #include "src/stop_signals.hpp"
 #include "src/text_report.hpp"
 
@@ -21,6 +22,7 @@
 #include <ctime>
 #include <exception>
 #include <thread>
+#include <unistd.h>
 
 namespace profiling {
 
@@ -146,11 +148,18 @@ int run_attach(pid_t pid, const RecordOptions& options) {
     }
 
     StopSignals signals;
+    ProgressLine progress(STDERR_FILENO);   // on a terminal only
+    const auto started = std::chrono::steady_clock::now();
     SamplerThread thread(sampler);
     while (!thread.done()) {
+        if (progress.enabled()) {
+            const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+            progress.show(format_progress(pid, sampler.samples(), elapsed.count()));
+        }
         if (signals.wait(50)) break;
     }
     SamplerStop why = thread.finish();
+    progress.clear();
     if (why == SamplerStop::TargetExited) std::fprintf(stderr, "profiling: process %d exited\n", pid);
     write_outputs(sampler.take(), options, stdout);
     return 0;

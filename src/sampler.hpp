@@ -42,6 +42,11 @@ public:
 
     // A copy of the profile so far; safe to call from another thread.
     Profile snapshot() const;
+    // Samples taken so far (cheap, for a progress line); safe from another thread.
+    std::uint64_t samples() const {
+        std::lock_guard lock(mutex_);
+        return profile_.total_samples();
+    }
     // The profile, moved out; call after run() returned.
     Profile take();
 
