@@ -40,9 +40,10 @@ try:
 except ImportError:   # 2.7
     import __builtin__ as _builtins
 
-# Runs the program's compiled code in its namespace, as a direct C call (no
-# frame of ours between the tracer's start and the program). On 2.7 exec is a
-# statement; eval runs an "exec" code object the same way.
+# Runs the program's compiled code in its namespace. On 2.7 exec is a
+# statement; eval runs an "exec" code object the same way. (It is not in the
+# profile: the tracer, given _run_program's frame as its base, traces the
+# main thread from the program's module on; see docs/tracing.md.)
 _run_code = getattr(_builtins, "exec", None) or _builtins.eval
 # os.replace is 3.3+; on POSIX rename replaces atomically too.
 _replace = getattr(os, "replace", os.rename)
@@ -139,8 +140,9 @@ def _main_namespace(path):
 
 
 def _program(argv):
-    """(function, arguments) that run `SCRIPT ARGS` or `-m MODULE ARGS`;
-    called directly where the tracer starts, so the tree begins there."""
+    """(function, arguments) that run `SCRIPT ARGS` or `-m MODULE ARGS`,
+    called from _run_program (the tracer's base frame); the tree begins at
+    the module they run as __main__."""
     if argv and argv[0] == "-m":
         import runpy
         module, args = argv[1], argv[2:]
@@ -163,6 +165,9 @@ def _run_program(config, argv, TracingProfiler):
         _fail(config, "%s: can't open file %r: [Errno %d] %s" % (
             sys.executable, error.filename or argv[0], error.errno, error.strerror), status=2)
     profiler = TracingProfiler(timer=config.get("timer", "thread"))
+    # This frame and those below it are the bootstrap's: trees begin at the
+    # program's module (started here, or mid-run by the snapshot thread).
+    profiler._base_frame = sys._getframe()
     # On demand (remote-profile): traced only while watched. Before 3.9 a
     # profile function cannot be set on other threads, so it traces throughout.
     control = config.get("control") if sys.version_info >= (3, 9) else None
@@ -220,10 +225,11 @@ def _run_timeit(config, args, TracingProfiler):
     if loops is None:   # --help and the like: nothing was timed
         sys.exit(0)
     plan = _TimeitPlan(args)
-    namespace = {"__name__": "__main__"}
+    namespace = {"__name__": "__main__"}   # (also what marks the statement as the traced program)
     exec(compile(plan.setup, "<timeit-setup>", "exec"), namespace)
     code = compile(plan.stmt, "<timeit-stmt>", "exec")
     profiler = TracingProfiler(timer=config.get("timer", "thread"))
+    profiler._base_frame = sys._getframe()   # the tree begins at the statement's code, run as __main__
     number = int(loops.group(1))
     with profiler:
         for _ in range(number):

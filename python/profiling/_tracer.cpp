@@ -134,6 +134,10 @@ struct ThreadData {
     std::uint64_t last = 0;         // the clock at the previous event
     std::vector<Node> nodes;
     std::vector<std::uint32_t> stack;
+    // The bottom `seeded` entries of `stack` are frames that were already
+    // running when tracing started (see seed_stack); seed_codes[i] is the code
+    // of stack[i]'s frame, so their returns can be matched (leave_seeded).
+    std::uint32_t seeded = 0;
     std::vector<Kind> kinds;        // per node
     ThreadCpuClock clock;
     ChildTable children;
@@ -142,7 +146,15 @@ struct ThreadData {
     long native_id = 0;
     std::string name;               // threading's name when first seen ("" if unknown)
     std::uint8_t naming_tries = 0;  // new call paths left to look for the name at
-    std::unordered_map<PyObject*, std::vector<std::uint32_t>> parked;   // greenlet -> its stack
+    struct Parked {
+        std::vector<std::uint32_t> stack;
+        bool armed = false;   // the launcher's greenlet (the others' roots are theirs)
+    };
+    std::unordered_map<PyObject*, Parked> parked;   // greenlet -> its stack
+    std::vector<const void*> seed_codes;
+    // The thread runs the launcher's program (start()'s `base` frame is on its
+    // stack): calls made at the root are ignored, except the program's module.
+    bool armed = false;
 };
 
 struct CFunctionName {
@@ -152,7 +164,14 @@ struct CFunctionName {
 
 struct State {
     bool active = false;
+    // Bumped by every start() and clear(): each thread's first event after
+    // either re-attaches it (attach_thread), which seeds its stack.
     std::uint64_t generation = 1;
+    // The generation of the last clear(): per-thread data of an older
+    // generation has been freed.
+    std::uint64_t data_generation = 1;
+    PyObject* base = nullptr;       // start(base=FRAME): the launcher's frame (strong reference while active)
+    std::string own_file;           // start(own_file=...): frames of this file are the profiler's own
     TimerMode mode = TimerMode::Thread;
     profiling::tracer::ClockKind clock_kind = profiling::tracer::ClockKind::Auto;
     std::vector<std::unique_ptr<ThreadData>> threads;
@@ -247,48 +266,56 @@ std::string current_thread_name() {
     return name;
 }
 
-ThreadData* register_thread() {
-    auto data = std::make_unique<ThreadData>();
-    data->name = current_thread_name();
-    // With sys.monitoring a new thread's first events come before threading
-    // lists it: look again on its next new call paths (startup makes many).
-    if (data->name.empty()) data->naming_tries = 64;
-    data->generation = g.generation;
-    data->excluded = tls_excluded;
-    data->thread_id = PyThread_get_thread_ident();
-    data->native_id = static_cast<long>(syscall(SYS_gettid));
-    data->nodes.reserve(256);
-    data->nodes.emplace_back();
-    data->kinds.push_back(Kind::Root);
-    data->stack.reserve(256);
-    if (g.mode != TimerMode::Wall) data->clock.open(g.clock_kind);
-    data->last = now(data.get());
-    tls = data.get();
-    tls_generation = g.generation;
-    g.threads.push_back(std::move(data));
-    return tls;
+// ---------------------------------------------------------------- frames (seeding, the program's root)
+
+// A frame's code (borrowed: the frame keeps it alive).
+PyCodeObject* frame_code(PyFrameObject* frame) {
+#if PY_VERSION_HEX >= 0x03090000
+    PyCodeObject* code = PyFrame_GetCode(frame);   // new reference
+    Py_DECREF(code);
+    return code;
+#else
+    return frame->f_code;
+#endif
 }
 
-inline ThreadData* current() {
-    if (tls_generation != g.generation) [[unlikely]] return register_thread();
-    return tls;
+// The frame that called `frame` (a new reference), or null.
+PyFrameObject* frame_back(PyFrameObject* frame) {
+#if PY_VERSION_HEX >= 0x03090000
+    return PyFrame_GetBack(frame);
+#else
+    Py_XINCREF(frame->f_back);
+    return frame->f_back;
+#endif
 }
 
-// The calling thread's data, or null if its events are to be ignored.
-inline ThreadData* traced() {
-    ThreadData* t = current();
-    return t->excluded ? nullptr : t;
+// globals['__name__'] == '__main__' for the frame's globals.
+bool runs_as_main(PyFrameObject* frame) {
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject* globals = PyFrame_GetGlobals(frame);   // new reference
+#else
+    PyObject* globals = frame->f_globals;
+    Py_XINCREF(globals);
+#endif
+    std::string name;
+    bool main = globals && PyDict_Check(globals) && text_of(PyDict_GetItemString(globals, "__name__"), name) &&
+                name == "__main__";
+    Py_XDECREF(globals);
+    PyErr_Clear();
+    return main;
 }
 
-inline void sync_top(ThreadData* t) { t->top = t->stack.empty() ? 0 : t->stack.back(); }
+// The launched program's outermost frame: a module's code run as __main__
+// (the script exec'ed by the launcher, runpy's module for -m, timeit's statement).
+bool is_program_root(PyFrameObject* frame) {
+    std::string name;
+    return text_of(frame_code(frame)->co_name, name) && name == "<module>" && runs_as_main(frame);
+}
 
-// Charges the time since the last event to the top of the stack (the root,
-// whose OWN is never reported, when the stack is empty).
-[[gnu::always_inline]] inline std::uint64_t charge(ThreadData* t) {
-    std::uint64_t at = now(t);
-    t->nodes[t->top].own += at - t->last;
-    t->last = at;
-    return at;
+// A frame of the profiler's own Python code (TracingProfiler.start, __enter__...).
+bool is_own_code(PyCodeObject* code) {
+    std::string file;
+    return !g.own_file.empty() && text_of(code->co_filename, file) && file == g.own_file;
 }
 
 void remember_c_name(const void* key, PyObject* callable);
@@ -319,6 +346,116 @@ void remember_c_name(const void* key, PyObject* callable);
     return child;
 }
 
+// Puts the frames the thread is running now on its (empty) stack, outermost
+// first, so their returns close nodes and new calls nest under them: a
+// tracer started inside a call keeps the program's real outer frames as its
+// roots. Seeded frames get no call (they were entered before tracing) and
+// are charged from now on. `entering` (a frame or a code object) is the
+// frame the current event enters, pushed by the event itself.
+//  - The profiler's own frames (own_file: TracingProfiler.start, __enter__)
+//    get an entry repeating the node below them, so their returns pop
+//    without closing a frame of the program.
+//  - With start(base=FRAME) (the launcher), the base and every frame below
+//    it are left out, and so are the frames above it up to the program's
+//    module (runpy's, for -m); the thread is `armed`: until the program's
+//    module is entered, and again after it returned, calls at the root are
+//    not traced (exec, runpy, the launcher's waiting for threads).
+void seed_stack(ThreadData* t, const void* entering) {
+    std::vector<PyFrameObject*> chain;   // new references, innermost first
+    for (PyFrameObject* frame = PyEval_GetFrame(); frame != nullptr;) {
+        if (chain.empty()) Py_INCREF(frame);
+        chain.push_back(frame);
+        frame = frame_back(frame);
+    }
+    std::vector<PyFrameObject*> outer_first(chain.rbegin(), chain.rend());
+    std::size_t end = outer_first.size();   // outer_first[begin, end) are seeded
+    if (entering && end && (chain[0] == entering || frame_code(chain[0]) == entering)) --end;
+    std::size_t begin = 0;
+    if (g.base) {
+        for (std::size_t i = 0; i < end; ++i) {
+            if (reinterpret_cast<PyObject*>(outer_first[i]) != g.base) continue;
+            t->armed = true;
+            begin = i + 1;
+            while (begin < end && !is_program_root(outer_first[begin])) ++begin;
+            break;
+        }
+    }
+    for (std::size_t i = begin; i < end; ++i) {
+        PyCodeObject* code = frame_code(outer_first[i]);
+        std::uint32_t node = t->top;
+        if (!is_own_code(code)) {
+            node = new_child(t, t->top, code, Kind::Python, reinterpret_cast<PyObject*>(code));
+        }
+        t->stack.push_back(node);
+        t->seed_codes.push_back(code);
+        t->top = node;
+    }
+    t->seeded = static_cast<std::uint32_t>(t->stack.size());
+    for (PyFrameObject* frame : chain) Py_DECREF(frame);
+    PyErr_Clear();
+}
+
+// The calling thread's data, attached to the current generation: made on the
+// thread's first event, or (after a restart) the data it had, with its
+// stack seeded from the frames it runs now.
+[[gnu::noinline]] ThreadData* attach_thread(const void* entering) {
+    ThreadData* data = tls;
+    if (data == nullptr || tls_generation < g.data_generation) {   // none yet, or freed by clear()
+        auto made = std::make_unique<ThreadData>();
+        data = made.get();
+        data->name = current_thread_name();
+        // With sys.monitoring a new thread's first events come before threading
+        // lists it: look again on its next new call paths (startup makes many).
+        if (data->name.empty()) data->naming_tries = 64;
+        data->excluded = tls_excluded;
+        data->thread_id = PyThread_get_thread_ident();
+        data->native_id = static_cast<long>(syscall(SYS_gettid));
+        data->nodes.reserve(256);
+        data->nodes.emplace_back();
+        data->kinds.push_back(Kind::Root);
+        data->stack.reserve(256);
+        if (g.mode != TimerMode::Wall) data->clock.open(g.clock_kind);
+        g.threads.push_back(std::move(made));
+    }
+    data->generation = g.generation;
+    tls = data;
+    tls_generation = g.generation;
+    data->armed = false;
+    if (g.active && !data->excluded && data->stack.empty()) seed_stack(data, entering);
+    data->last = now(data);   // time before now is not the program's (stopped, or before the start)
+    return data;
+}
+
+// `entering`: the frame (or code) the current event enters, if it enters one.
+inline ThreadData* current(const void* entering = nullptr) {
+    if (tls_generation != g.generation) [[unlikely]] return attach_thread(entering);
+    return tls;
+}
+
+// The calling thread's data, or null if its events are to be ignored.
+inline ThreadData* traced(const void* entering = nullptr) {
+    ThreadData* t = current(entering);
+    return t->excluded ? nullptr : t;
+}
+
+inline void sync_top(ThreadData* t) { t->top = t->stack.empty() ? 0 : t->stack.back(); }
+
+// Charges the time since the last event to the top of the stack (the root,
+// whose OWN is never reported, when the stack is empty).
+[[gnu::always_inline]] inline std::uint64_t charge(ThreadData* t) {
+    std::uint64_t at = now(t);
+    t->nodes[t->top].own += at - t->last;
+    t->last = at;
+    return at;
+}
+
+// Whether a call at the root of an armed thread is traced: only the program's module.
+[[gnu::noinline]] bool enters_program(Kind kind, const void* key) {
+    if (kind != Kind::Python) return false;
+    PyFrameObject* frame = PyEval_GetFrame();   // the frame being entered (borrowed)
+    return frame != nullptr && frame_code(frame) == key && is_program_root(frame);
+}
+
 [[gnu::always_inline]] inline void enter(ThreadData* t, const void* key, Kind kind, PyObject* object) {
     std::uint64_t at = now(t);
     std::uint32_t parent = t->top;
@@ -327,6 +464,8 @@ void remember_c_name(const void* key, PyObject* callable);
     t->last = at;
     std::uint32_t child = nodes[parent].last_child;   // 0 (the root, key null) if none
     if (nodes[child].key != key) [[unlikely]] {
+        // (An armed thread's root never gets other children, so its calls always come here.)
+        if (t->armed && t->stack.empty() && !enters_program(kind, key)) return;
         child = new_child(t, parent, key, kind, object);
         nodes = t->nodes.data();
         nodes[parent].last_child = child;
@@ -336,8 +475,38 @@ void remember_c_name(const void* key, PyObject* callable);
     t->top = child;
 }
 
-[[gnu::always_inline]] inline void leave(ThreadData* t) {
-    if (t->stack.empty()) return;   // a frame that was running when profiling started
+// A return at the seeded base (or with an empty stack): pops down to the
+// seeded frame of this code; a frame that is not on the stack (it ran below
+// the seeded frames, or was left out) changes nothing.
+[[gnu::noinline]] void leave_seeded(ThreadData* t, const void* code) {
+    charge(t);
+    for (std::size_t i = t->seeded; i-- > 0;) {
+        if (t->seed_codes[i] != code) continue;
+        t->stack.resize(i);
+        t->seed_codes.resize(i);
+        t->seeded = static_cast<std::uint32_t>(i);
+        sync_top(t);
+        return;
+    }
+}
+
+// A Python frame returns (or yields, or unwinds). `code_of` gives its code,
+// needed only at the seeded base.
+template <typename CodeOf>
+[[gnu::always_inline]] inline void leave_python(ThreadData* t, CodeOf code_of) {
+    if (t->stack.size() <= t->seeded) [[unlikely]] {
+        leave_seeded(t, code_of());
+        return;
+    }
+    charge(t);
+    t->stack.pop_back();
+    sync_top(t);
+}
+
+// A C function returns. Seeded entries are all Python frames: at the seeded
+// base this is the return of a call made before tracing started.
+[[gnu::always_inline]] inline void leave_c(ThreadData* t) {
+    if (t->stack.size() <= t->seeded) [[unlikely]] return;
     charge(t);
     t->stack.pop_back();
     sync_top(t);
@@ -422,19 +591,9 @@ void remember_c_name(const void* key, PyObject* callable) {
 
 #if PY_VERSION_HEX < 0x030C0000
 
-PyCodeObject* frame_code(PyFrameObject* frame) {
-#if PY_VERSION_HEX >= 0x03090000
-    PyCodeObject* code = PyFrame_GetCode(frame);   // new reference
-    Py_DECREF(code);                                // the frame keeps it alive
-    return code;
-#else
-    return frame->f_code;
-#endif
-}
-
 int profile_func(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
     if (!g.active) [[unlikely]] return 0;
-    ThreadData* t = current();
+    ThreadData* t = current(what == PyTrace_CALL ? frame : nullptr);
     if (t->excluded) [[unlikely]] {
         PyEval_SetProfile(nullptr, nullptr);   // this thread only; start() may have put it back
         return 0;
@@ -446,14 +605,14 @@ int profile_func(PyObject*, PyFrameObject* frame, int what, PyObject* arg) {
         break;
     }
     case PyTrace_RETURN:
-        leave(t);
+        leave_python(t, [frame] { return frame_code(frame); });
         break;
     case PyTrace_C_CALL:
         if (const void* key = c_key(arg)) enter(t, key, Kind::C, arg);
         break;
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
-        if (c_key(arg)) leave(t);
+        if (c_key(arg)) leave_c(t);
         break;
     default:
         break;
@@ -469,19 +628,20 @@ PyObject* thread_hook(PyObject*, PyObject* tuple) {
         return nullptr;
     }
     PyObject* args[3] = {PyTuple_GET_ITEM(tuple, 0), PyTuple_GET_ITEM(tuple, 1), PyTuple_GET_ITEM(tuple, 2)};
-    ThreadData* t = g.active ? current() : nullptr;
+    std::string event;
+    if (!text_of(args[1], event)) {
+        PyErr_SetString(PyExc_TypeError, "_thread_hook: the event is not a str");
+        return nullptr;
+    }
+    const bool call = event == "call" && PyFrame_Check(args[0]);
+    ThreadData* t = g.active ? current(call ? args[0] : nullptr) : nullptr;
     if (t && t->excluded) {
         PyEval_SetProfile(nullptr, nullptr);
         Py_RETURN_NONE;
     }
     PyEval_SetProfile(profile_func, nullptr);
-    if (t && PyFrame_Check(args[0])) {
-        std::string event;
-        if (!text_of(args[1], event)) {
-            PyErr_SetString(PyExc_TypeError, "_thread_hook: the event is not a str");
-            return nullptr;
-        }
-        if (event == "call") {
+    if (t) {
+        if (call) {
             PyCodeObject* code = frame_code(reinterpret_cast<PyFrameObject*>(args[0]));
             enter(t, code, Kind::Python, reinterpret_cast<PyObject*>(code));
         }
@@ -503,13 +663,13 @@ struct Callback {
 
 PyObject* mon_enter(PyObject*, PyObject* const* args, std::size_t nargsf, PyObject*) {   // PY_START, PY_RESUME, PY_THROW
     if (g.active && PyVectorcall_NARGS(nargsf) >= 1) [[likely]] {
-        if (ThreadData* t = traced()) enter(t, args[0], Kind::Python, args[0]);
+        if (ThreadData* t = traced(args[0])) enter(t, args[0], Kind::Python, args[0]);
     }
     Py_RETURN_NONE;
 }
-PyObject* mon_leave(PyObject*, PyObject* const*, std::size_t, PyObject*) {   // PY_RETURN, PY_YIELD, PY_UNWIND
-    if (g.active) [[likely]] {
-        if (ThreadData* t = traced()) leave(t);
+PyObject* mon_leave(PyObject*, PyObject* const* args, std::size_t nargsf, PyObject*) {   // PY_RETURN, PY_YIELD, PY_UNWIND
+    if (g.active && PyVectorcall_NARGS(nargsf) >= 1) [[likely]] {
+        if (ThreadData* t = traced()) leave_python(t, [args] { return args[0]; });
     }
     Py_RETURN_NONE;
 }
@@ -523,7 +683,7 @@ PyObject* mon_call(PyObject*, PyObject* const* args, std::size_t nargsf, PyObjec
 }
 PyObject* mon_c_leave(PyObject*, PyObject* const* args, std::size_t nargsf, PyObject*) {   // C_RETURN, C_RAISE
     if (g.active && PyVectorcall_NARGS(nargsf) >= 3 && c_key(args[2])) [[likely]] {
-        if (ThreadData* t = traced()) leave(t);
+        if (ThreadData* t = traced()) leave_c(t);
     }
     Py_RETURN_NONE;
 }
@@ -566,10 +726,16 @@ PyObject* greenlet_switch(PyObject*, PyObject* tuple) {
     ThreadData* t = traced();
     if (!t) Py_RETURN_NONE;
     charge(t);
-    if (!t->stack.empty()) t->parked[origin] = std::move(t->stack);
+    if (!t->stack.empty() || t->armed) t->parked[origin] = ThreadData::Parked{std::move(t->stack), t->armed};
     t->stack.clear();
+    t->armed = false;
+    // Seeded frames stay on the parked stack as ordinary entries: their
+    // returns pop them; one that returns past them changes nothing.
+    t->seeded = 0;
+    t->seed_codes.clear();
     if (auto it = t->parked.find(target); it != t->parked.end()) {
-        t->stack = std::move(it->second);
+        t->stack = std::move(it->second.stack);
+        t->armed = it->second.armed;
         t->parked.erase(it);
     }
     sync_top(t);
@@ -585,15 +751,41 @@ void clear_state() {
     g.held_codes.clear();
     g.c_names.clear();
     g.generation += 1;
+    g.data_generation = g.generation;
     tls = nullptr;
     tls_generation = 0;
+}
+
+// Closes every thread's stack (stop(), or start() failing half-way).
+void close_stacks() {
+    for (auto& thread : g.threads) {
+        thread->stack.clear();
+        thread->parked.clear();
+        thread->seed_codes.clear();
+        thread->seeded = 0;
+        thread->armed = false;
+        thread->top = 0;
+    }
+    Py_CLEAR(g.base);
 }
 
 PyObject* py_start(PyObject*, PyObject* args, PyObject* kwargs) {
     const char* timer = "thread";
     const char* clock = "auto";
-    static const char* keywords[] = {"timer", "clock", nullptr};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|ss", const_cast<char**>(keywords), &timer, &clock)) {
+    PyObject* base = Py_None;
+    PyObject* own_file = Py_None;
+    static const char* keywords[] = {"timer", "clock", "base", "own_file", nullptr};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|ssOO", const_cast<char**>(keywords), &timer, &clock, &base,
+                                     &own_file)) {
+        return nullptr;
+    }
+    if (base != Py_None && !PyFrame_Check(base)) {
+        PyErr_SetString(PyExc_TypeError, "base must be a frame or None");
+        return nullptr;
+    }
+    std::string own;
+    if (own_file != Py_None && !text_of(own_file, own)) {
+        PyErr_SetString(PyExc_TypeError, "own_file must be a str or None");
         return nullptr;
     }
     using profiling::tracer::ClockKind;
@@ -630,7 +822,13 @@ PyObject* py_start(PyObject*, PyObject* args, PyObject* kwargs) {
     g.clock_kind = kind;
     profiling::tracer::calibrate_wall_clock();
     g.active = true;
-    current()->last = now(current());
+    g.own_file = own;
+    if (base != Py_None) {
+        Py_INCREF(base);
+        g.base = base;
+    }
+    g.generation += 1;   // every thread's first event from now on seeds its stack
+    current();           // this thread's, now (its caller frames, not a later event's)
 #if PY_VERSION_HEX < 0x030C0000
 #if PY_VERSION_HEX >= 0x03090000
     // Every thread that exists now; threading.setprofile (in Python) covers later ones.
@@ -657,14 +855,11 @@ PyObject* py_stop(PyObject*, PyObject*) {
     PyEval_SetProfile(nullptr, nullptr);
 #endif
 #endif
-    // Frames still open: charge this thread's up to now; every stack is closed.
-    ThreadData* t = current();
-    charge(t);
-    for (auto& thread : g.threads) {
-        thread->stack.clear();
-        thread->parked.clear();
-        thread->top = 0;
-    }
+    // Frames still open: charge this thread's up to now (if it was seen since
+    // the start: attaching it now would seed frames never charged); every
+    // stack is closed.
+    if (tls_generation == g.generation && tls != nullptr) charge(tls);
+    close_stacks();
     g.active = false;
     Py_RETURN_NONE;
 }
@@ -691,6 +886,8 @@ PyObject* py_exclude_current_thread(PyObject*, PyObject*) {
     t->children.clear();
     t->stack.clear();
     t->parked.clear();
+    t->seed_codes.clear();
+    t->seeded = 0;
     t->top = 0;
 #if PY_VERSION_HEX < 0x030C0000
     if (g.active) PyEval_SetProfile(nullptr, nullptr);   // this thread only

@@ -50,6 +50,10 @@ _MONITORING_CALLBACKS = (
 
 _owner = None   # the TracingProfiler whose profile the native module holds
 
+# This file as its code objects name it: frames of it (start, __enter__, run)
+# are the profiler's own, never nodes of the program's tree.
+_OWN_FILE = _fspath.__code__.co_filename
+
 
 class TracingProfiler(object):
     def __init__(self, timer="thread", clock="auto"):
@@ -69,6 +73,9 @@ class TracingProfiler(object):
         self._started_unix_ms = 0
         self._greenlet = None
         self._old_greenlet_trace = None
+        # The launcher's frame (profiling._launch): it and the frames below it
+        # are not the program's; see docs/tracing.md, "Where trees begin".
+        self._base_frame = None
 
     # ------------------------------------------------------------ control
 
@@ -108,11 +115,11 @@ class TracingProfiler(object):
                 number = getattr(monitoring.events, event)
                 monitoring.register_callback(tool, number, getattr(native, callback))
                 events |= number
-            native.start(timer=self.timer, clock=self.clock)
+            native.start(timer=self.timer, clock=self.clock, base=self._base_frame, own_file=_OWN_FILE)
             monitoring.set_events(tool, events)
         else:
             threading.setprofile(native._thread_hook)
-            native.start(timer=self.timer, clock=self.clock)
+            native.start(timer=self.timer, clock=self.clock, base=self._base_frame, own_file=_OWN_FILE)
         self._running = True
 
     def stop(self):

@@ -431,6 +431,12 @@ def test_tracing(profiling, python, tmp):
                                 timeout=60).stdout
         calls = [int(m.group(1)) for m in re.finditer(r"^\s*spin \(.*?\)\s+(\d+)\s", report, re.M)]
         check(calls and sum(calls) > 0, "the saved tracing stream has no calls of spin:\n" + report[:1500])
+        # Started mid-run, the tracer seeds the frames already running: the
+        # tree is rooted at the program's module, not at the first call after the start.
+        rows = report.split("\nFUNCTION", 1)[-1].splitlines()[1:]
+        top = [re.match(r"^(.*?\S)\s+\d+\s", row).group(1) for row in rows if re.match(r"^\S.*?\s+\d+\s", row)]
+        check(top and all(label.endswith("cpu_split.py:1") for label in top),
+              "the tracing stream's roots are %r, expected the program's module" % top)
     finally:
         srv.stop()
 

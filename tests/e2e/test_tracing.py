@@ -16,7 +16,13 @@ path and checks:
     its own CPU time;
   * a clear ImportError when no build exists for the interpreter;
   * profiling.sampling.SamplingProfiler samples the calling process (through
-    `profiling attach`) and its dump shows the function it was running.
+    `profiling attach`) and its dump shows the function it was running;
+  * a TracingProfiler started inside nested calls (targets/tracing_seeded.py)
+    roots its trees at the outermost real frames: the script's module for the
+    main thread, threading's bootstrap for a thread already running (3.9+,
+    where the tracer reaches threads that exist at the start), with exact
+    nesting of what runs after the seeded frames return, before or after the
+    stop, no time from before the start, OWN + children = DEEP.
 Exit 0 pass, 1 fail, 77 skip (interpreter missing or not built for).
 """
 import argparse
@@ -31,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PACKAGE = os.path.join(ROOT, "python")
 CHECKS = os.path.join(HERE, "targets", "tracing_checks.py")
+SEEDED = os.path.join(HERE, "targets", "tracing_seeded.py")
 COLLAPSED_LINE = re.compile(r"^(\S.*) (\d+)$")
 
 
@@ -302,6 +309,64 @@ def check_exclude_and_dumps(python, profiling, build_dir, directory, label):
     print("%s: exclude_current_thread() and dumps() OK" % label)
 
 
+def check_seeded(python, build_dir, label):
+    proc = subprocess.run([python, SEEDED], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=environment(build_dir), timeout=120)
+    check(proc.returncode == 0, "tracing_seeded.py failed: %s" % proc.stderr.decode(errors="replace")[-2000:])
+    result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    version = tuple(result["version"])
+    trees = dict((tree["name"], tree["nodes"]) for tree in result["trees"])
+    window_ns = result["window_s"] * 1e9
+    script = lambda name: name + ":tracing_seeded.py"
+    module = script("<module>")
+    main = trees.get("MainThread")
+    check(main, "no tree for the main thread: %r" % sorted(trees))
+    roots = sorted(set(node["path"][0] for node in main))
+    check(roots == [module], "the main thread's roots are %r, expected only the script's module" % roots)
+    by_path = dict(("/".join(node["path"]), node) for node in main)
+    expected = [((), 0), (("level1",), 0), (("level1", "level2"), 0), (("level1", "level2", "level3"), 0),
+                (("level1", "level2", "level3", "inside"), 1), (("level1", "level2", "after_level3"), 1),
+                (("level1", "after_level2"), 1), (("tail",), 1), (("outer_b",), 0), (("outer_b", "middle_b"), 0),
+                (("outer_b", "middle_b", "inner_b"), 0), (("outer_b", "middle_b", "inner_b", "inside"), 1),
+                (("tail2",), 1)]
+    for names, calls in expected:
+        path = "/".join([module] + [script(name) for name in names])
+        check(path in by_path, "%s is not in the main thread's tree; it has:\n%s" % (path, "\n".join(sorted(by_path))))
+        check(by_path[path]["calls"] == calls, "%s: %d calls, expected %d (frames running at the start count none)"
+              % (path, by_path[path]["calls"], calls))
+    for name in ("after_level3", "after_level2", "tail", "tail2", "inside"):
+        where = [p for p in by_path if p.endswith("/" + script(name)) or p == script(name)]
+        check(len(where) == (2 if name == "inside" else 1), "%s is nested wrongly: %r" % (name, where))
+    stray = [p for p in by_path if script("burn") in p or "start:tracing.py" in p or "__enter__:tracing.py" in p
+             or p.endswith(script("middle_b") + "/" + script("fib"))]
+    check(not stray, "nodes from before the start, after the stop or of the profiler's start: %r" % stray)
+    level3 = by_path["/".join([module, script("level1"), script("level2"), script("level3")])]
+    check(level3["deep"] < 50e6, "level3 burned 100 ms of CPU before the start, and is charged %.1f ms"
+          % (level3["deep"] / 1e6))
+    for name, nodes in trees.items():
+        bad = [n["path"] for n in nodes if not n["sum_ok"]]
+        check(not bad, "%s: OWN + children != DEEP at %r" % (name, bad[:3]))
+        top = sum(n["deep"] for n in nodes if len(n["path"]) == 1)
+        check(top <= window_ns * 1.05 + 2e6, "%s: %.1f ms charged in %.1f ms of tracing (time counted twice?)"
+              % (name, top / 1e6, window_ns / 1e6))
+    spinner = trees.get("spinner")
+    if spinner is None:
+        check(version < (3, 9), "the thread running at the start has no tree (Python 3.9+ traces it)")
+        print("%s: NOTE: before 3.9 a thread running at start() is not traced (as documented)" % label)
+    else:
+        roots = sorted(set(node["path"][0] for node in spinner))
+        check(len(roots) == 1 and "_bootstrap:threading.py" in roots[0],
+              "the running thread's roots are %r, expected threading's bootstrap" % roots)
+        paths = dict(("/".join(n["path"][-3:]), n) for n in spinner if len(n["path"]) >= 3)
+        loop = paths.get("%s/%s" % ("/".join(["run:threading.py", script("spinner")]), script("spin_loop")))
+        after = paths.get("%s/%s" % ("/".join(["run:threading.py", script("spinner")]), script("after_spin")))
+        check(loop is not None and loop["calls"] == 0, "spin_loop (running at the start) is not run/spinner/spin_loop "
+              "with 0 calls: %r" % sorted(paths))
+        check(after is not None and after["calls"] == 1, "after_spin (called after the seeded spin_loop returned) is "
+              "not run/spinner/after_spin once: %r" % sorted(paths))
+    print("%s: a tracer started inside nested calls roots its trees at the real outer frames" % label)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--python", default="")
@@ -330,6 +395,7 @@ def main():
         check_files(args.profiling, directory, label)
         check_missing_build(args.python, label)
         check_exclude_and_dumps(args.python, args.profiling, os.path.abspath(args.build_dir), directory, label)
+        check_seeded(args.python, os.path.abspath(args.build_dir), label)
         if args.profiling and os.path.exists(args.profiling):
             check_sampling_api(args.python, args.profiling, os.path.abspath(args.build_dir), directory)
         if not gevent:

@@ -17,7 +17,11 @@ Checked, against a real interpreter:
     that interpreter's own `python -m timeit` (2.7 and 3.6 print "best of 3"),
     then the profile of the statement run exactly as many times as timeit's
     loop count (setup excluded);
-  * a missing script: python's message and status 2, no profile.
+  * a missing script: python's message and status 2, no profile;
+  * the root of every tree is the program, as under `python prog.py`: the
+    script's module at line 1 (the module for -m, the statement for timeit)
+    in the text report, collapsed stacks, speedscope and pprof, never the
+    launcher's exec or runpy; other threads' roots are threading's bootstrap.
 Python 2.7 and 3.6+ are traced; older ones (and 3.0 to 3.5): `profiling
 prog.py` says to use -S.
 
@@ -117,8 +121,9 @@ def test_script(args, tmp):
     dump = os.path.join(tmp, "prog.prf")
     pprof = os.path.join(tmp, "prog.pb.gz")
     speedscope = os.path.join(tmp, "prog.speedscope.json")
+    collapsed = os.path.join(tmp, "prog.collapsed.txt")
     proc = run([args.profiling, "--python", args.python, "--dump", dump, "--pprof", pprof, "--speedscope", speedscope,
-                program, "--", "a", "b c", "--x"], cwd=tmp)
+                "--flamegraph", collapsed, program, "--", "a", "b c", "--x"], cwd=tmp)
     out, err = proc.stdout.decode(), proc.stderr.decode()
     check(proc.returncode == 3, "exit status %d, expected the program's 3; stderr:\n%s" % (proc.returncode, err))
     check("argv=['a', 'b c', '--x']" in out, "arguments did not pass untouched: %r" % out)
@@ -126,6 +131,7 @@ def test_script(args, tmp):
     check("name=__main__" in out, "__name__ is not __main__: %r" % out)
     check(re.search(r"profiling: traced \d+ calls in 2 threads over [\d.]+ s \(thread timer\) -> " + re.escape(dump),
                     err), "no summary line on stderr: %r" % err)
+    check_roots(args, dump, collapsed, speedscope, pprof, "prog.py")
     view = run([args.profiling, "view", "--text", "--threshold", "0", dump])
     report = view.stdout.decode()
     check(view.returncode == 0, "view of the tracing dump failed: %s" % view.stderr.decode())
@@ -179,6 +185,7 @@ def test_module(args, tmp):
     check("module-argv=['x', '-y'] hello" in proc.stdout.decode(), "-m output: %r" % proc.stdout.decode())
     report = run([args.profiling, "view", "--text", "--threshold", "0", dump]).stdout.decode()
     check(calls_of(rows_of(report), "hello (") == 1, "hello() is not in the -m profile once:\n" + report)
+    check_text_roots(report, "tracing_module_example.py")
 
 
 def test_timeit(args, tmp):
@@ -199,6 +206,8 @@ def test_timeit(args, tmp):
         calls_of(rows, "<timeit-stmt>"), out))
     check(calls_of(rows, "dumps (") == 50, "json.dumps was traced %d times, expected 50" % calls_of(rows, "dumps ("))
     check("<timeit-setup>" not in out, "the setup is in the profile:\n" + out)
+    top = [r.group("label") for r in rows if not r.group("indent")]
+    check(top == ["<timeit-stmt>:1"], "the timeit tree's roots are %r, expected only the statement" % top)
 
     # Loop count chosen by timeit itself (no -n): the same count is traced.
     proc = run([args.profiling, "timeit", "--python", args.python, "pass"], cwd=tmp, timeout=300)
@@ -207,6 +216,56 @@ def test_timeit(args, tmp):
     check(proc.returncode == 0 and m, "timeit pass: %r %s" % (out[:200], proc.stderr.decode()))
     check(calls_of(rows_of(out), "<timeit-stmt>") == int(m.group(1)), "traced %d times, timeit ran %s loops" % (
         calls_of(rows_of(out), "<timeit-stmt>"), m.group(1)))
+
+
+LAUNCHER_FRAMES = ("exec", "<eval>", "runpy", "_run_code", "run_module", "_launch")
+THREAD_ROOT = re.compile(r"^(Thread\.)?_?_bootstrap\b")
+
+
+def check_text_roots(report, program):
+    """Every top-level row of the merged text report is the program's module
+    at line 1, or a thread's bootstrap; none is the launcher's."""
+    top = [r.group("label") for r in rows_of(report) if not r.group("indent")]
+    check(any(label.endswith(program + ":1") for label in top), "no root is %s:1: %r" % (program, top))
+    check(all(label.endswith(program + ":1") or THREAD_ROOT.match(label) for label in top),
+          "roots other than the program and threads' bootstrap: %r" % top)
+    launcher = [r.group("label") for r in rows_of(report) if any(name in r.group("label") for name in LAUNCHER_FRAMES)]
+    check(not launcher, "the launcher's frames are in the profile: %r" % launcher)
+
+
+def check_roots(args, dump, collapsed, speedscope, pprof, program):
+    report = run([args.profiling, "view", "--text", "--threshold", "0", dump]).stdout.decode()
+    check_text_roots(report, program)
+    # Collapsed stacks: each line's first frame.
+    firsts = set(line.split(";")[0].rsplit(" ", 1)[0] for line in open(collapsed).read().splitlines() if line)
+    check(all(first.endswith(program + ":1") or THREAD_ROOT.match(first) for first in firsts),
+          "collapsed stacks begin at %r, expected %s:1 or a thread's bootstrap" % (sorted(firsts), program))
+    # speedscope: the main thread's samples all begin at the module, line 1.
+    doc = json.load(open(speedscope))
+    frames = doc["shared"]["frames"]
+    for profile in doc["profiles"]:
+        roots = set(frames[sample[0]]["name"] + "@" + frames[sample[0]].get("file", "") + ":"
+                    + str(frames[sample[0]].get("line")) for sample in profile["samples"] if sample)
+        if profile["name"].startswith("MainThread"):
+            check(len(roots) == 1 and roots.pop().endswith(program + ":1"),
+                  "speedscope: the main thread's stacks begin at %r" % roots)
+        else:
+            check(all(THREAD_ROOT.match(root) for root in roots), "speedscope: %s begins at %r" % (profile["name"], roots))
+    # pprof, as `go tool pprof -traces` prints it: the last frame of each trace is its root.
+    go = shutil.which("go")
+    if not go:
+        print("%s: SKIPPED the pprof root check: `go` (golang-go) is not installed" % args.label)
+        return
+    traces = run([go, "tool", "pprof", "-traces", pprof])
+    check(traces.returncode == 0, "go tool pprof -traces: %s" % traces.stderr.decode()[-800:])
+    roots = set()
+    for block in traces.stdout.decode().split("-----------+")[1:]:
+        lines = [line.strip() for line in block.splitlines() if line.strip() and not line.startswith("-")]
+        lines = [line for line in lines if not line.startswith("thread:")]
+        if lines:
+            roots.add(lines[-1].split()[-1])
+    check(roots and all(root.endswith(program) or THREAD_ROOT.match(root) for root in roots),
+          "pprof traces begin at %r, expected %s or a thread's bootstrap" % (sorted(roots), program))
 
 
 def timeit_form(line):
