@@ -1,11 +1,13 @@
 #include "src/task_clock_events.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -62,6 +64,19 @@ int TaskClockEvents::open_event(pid_t tid, int cpu, bool dummy) {
 }
 
 TaskClockEvents::TaskClockEvents(std::uint64_t period_ns) : period_ns_(period_ns < 10'000 ? 10'000 : period_ns) {
+    // Hundreds of threads on many CPUs need many descriptors: raise the soft
+    // limit as far as allowed, and let the events use half of it at most
+    // (threads past that are read from /proc).
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        const rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? 65536 : std::min<rlim_t>(limit.rlim_max, 65536);
+        if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+            rlimit raised = limit;
+            raised.rlim_cur = wanted;
+            if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+        }
+        fd_budget_ = limit.rlim_cur == RLIM_INFINITY ? 32768 : static_cast<std::size_t>(limit.rlim_cur / 2);
+    }
     const std::size_t length = (1 + kDataPages) * page_size();
     for (int cpu : online_cpus()) {
         // Our own thread (pid 0): allowed at every perf_event_paranoid level
@@ -94,20 +109,23 @@ TaskClockEvents::~TaskClockEvents() {
 }
 
 bool TaskClockEvents::track(pid_t tid, std::vector<int>& fds) {
-    if (!usable_) return false;
+    if (!usable_ || fds_open_ + rings_.size() > fd_budget_) return false;
     for (const Ring& ring : rings_) {
         int fd = open_event(tid, ring.cpu, false);
         if (fd < 0 || ::ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring.fd) != 0) {
             if (fd >= 0) ::close(fd);
-            untrack(fds);
+            for (int opened : fds) ::close(opened);
+            fds.clear();
             return false;
         }
         fds.push_back(fd);
     }
+    fds_open_ += fds.size();
     return true;
 }
 
 void TaskClockEvents::untrack(std::vector<int>& fds) {
+    fds_open_ -= std::min(fds_open_, fds.size());
     for (int fd : fds) ::close(fd);
     fds.clear();
 }

@@ -6,6 +6,7 @@
 // that ran costs a read of the ring buffers and nothing per idle thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <sys/types.h>
 #include <vector>
@@ -27,7 +28,7 @@ public:
     // thread exited, out of file descriptors...). Its descriptors go to `fds`.
     bool track(pid_t tid, std::vector<int>& fds);
     // Stops counting: closes the descriptors track() gave.
-    static void untrack(std::vector<int>& fds);
+    void untrack(std::vector<int>& fds);
 
     // Appends the thread id of every record since the last call (a thread
     // appears once per period it ran). Returns false when records were lost
@@ -43,6 +44,10 @@ private:
     int open_event(pid_t tid, int cpu, bool dummy);
 
     std::uint64_t period_ns_;
+    // Descriptors the events may hold: a thread costs one per CPU, and the
+    // profiler must keep room for its files and the /proc fallback.
+    std::size_t fd_budget_ = 0;
+    std::size_t fds_open_ = 0;
     bool exclude_kernel_ = false;   // set when the kernel allows user-space counting only
     bool usable_ = false;
     std::vector<Ring> rings_;

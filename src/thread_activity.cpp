@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <string>
 #include <unistd.h>
 
@@ -14,15 +15,20 @@ bool cpu_detection_forced_to_proc() {
 }
 
 ThreadActivity::ThreadActivity(pid_t pid, std::uint64_t period_ns) : pid_(pid) {
-    if (cpu_detection_forced_to_proc()) return;
-    auto events = std::make_unique<TaskClockEvents>(period_ns);
-    if (events->usable()) events_ = std::move(events);
+    if (!cpu_detection_forced_to_proc()) {
+        auto events = std::make_unique<TaskClockEvents>(period_ns);   // may raise the descriptor limit
+        if (events->usable()) events_ = std::move(events);
+    }
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        stat_fd_budget_ = static_cast<std::size_t>(limit.rlim_cur / 4);
+    }
 }
 
 ThreadActivity::~ThreadActivity() {
     for (auto& [tid, entry] : threads_) {
         if (entry.stat_fd >= 0) ::close(entry.stat_fd);
-        TaskClockEvents::untrack(entry.event_fds);
+        if (events_) events_->untrack(entry.event_fds);
     }
 }
 
@@ -53,13 +59,19 @@ bool ThreadActivity::is_running(pid_t tid) {
 }
 
 bool ThreadActivity::proc_says_running(Entry& entry, pid_t tid) {
-    if (entry.stat_fd < 0) {
+    int fd = entry.stat_fd;
+    if (fd < 0) {
         std::string path = "/proc/" + std::to_string(pid_) + "/task/" + std::to_string(tid) + "/stat";
-        entry.stat_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (entry.stat_fd < 0) return false;
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return false;
+        if (stat_fds_open_ < stat_fd_budget_) {
+            entry.stat_fd = fd;
+            ++stat_fds_open_;
+        }
     }
     char buffer[512];
-    ssize_t n = ::pread(entry.stat_fd, buffer, sizeof buffer - 1, 0);
+    ssize_t n = ::pread(fd, buffer, sizeof buffer - 1, 0);
+    if (fd != entry.stat_fd) ::close(fd);
     if (n <= 0) return false;
     buffer[n] = '\0';
     // "tid (comm) S ...": comm may contain spaces and parentheses, so the
@@ -74,14 +86,18 @@ void ThreadActivity::forget_unused() {
     for (auto it = threads_.begin(); it != threads_.end();) {
         Entry& entry = it->second;
         if (!entry.used) {
-            if (entry.stat_fd >= 0) ::close(entry.stat_fd);
-            TaskClockEvents::untrack(entry.event_fds);
+            if (entry.stat_fd >= 0) {
+                ::close(entry.stat_fd);
+                --stat_fds_open_;
+            }
+            if (events_) events_->untrack(entry.event_fds);
             it = threads_.erase(it);
         } else {
             // A tracked thread's /proc file is not needed once its events run.
             if (!entry.event_fds.empty() && entry.stat_fd >= 0) {
                 ::close(entry.stat_fd);
                 entry.stat_fd = -1;
+                --stat_fds_open_;
             }
             entry.used = false;
             ++it;

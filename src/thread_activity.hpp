@@ -61,6 +61,10 @@ private:
     void drain();
 
     pid_t pid_;
+    // /proc stat files kept open at most (a quarter of the descriptor limit;
+    // past it a thread's file is opened and closed each tick).
+    std::size_t stat_fd_budget_ = 256;
+    std::size_t stat_fds_open_ = 0;
     std::unique_ptr<TaskClockEvents> events_;
     std::unordered_map<pid_t, Entry> threads_;
     std::vector<pid_t> ran_;   // scratch
