@@ -89,6 +89,12 @@ Outcome session(const ClientOptions& options, const HostPort& where, const Clien
         }
         auto* welcome = std::get_if<Welcome>(&first);
         if (!welcome) throw ProtocolError(fmt::format("expected a welcome, got {}", message_name(first)));
+        if (welcome->version != kProtocolVersion) {
+            throw Error(ErrorKind::BadInput,
+                        fmt::format("the server at {} speaks protocol version {} and this viewer {}", where.text(),
+                                    welcome->version, kProtocolVersion),
+                        "use the same version of profiling on both sides");
+        }
         remote.welcome(*welcome);
         ever_connected = true;
         if (events.connected) events.connected(*welcome);

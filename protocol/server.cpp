@@ -279,6 +279,12 @@ struct Server::Impl {
         if (const auto* hello = std::get_if<Hello>(&message)) {
             if (conn->viewer) throw ProtocolError("a second hello");
             conn->hello_timer.cancel();
+            if (hello->version != kProtocolVersion) {
+                refuse(conn, fmt::format("this server speaks protocol version {} and the viewer {}: use the same "
+                                         "version of profiling on both sides",
+                                         kProtocolVersion, hello->version));
+                return;
+            }
             if (conn->plain_at_tls) {
                 refuse(conn, "this server uses TLS: view it with --tls-fingerprint SHA256 (the server printed it "
                              "at start) or --tls-ca FILE");

@@ -96,6 +96,8 @@ public:
         }
         return static_cast<std::size_t>(n);
     }
+    // What follows a version this build does not speak is not read.
+    void skip_rest() { pos_ = in_.size(); }
     void end() const {
         if (pos_ != in_.size()) throw ProtocolError(fmt::format("{} stray bytes after the message", in_.size() - pos_));
     }
@@ -185,9 +187,9 @@ Hello get_hello(Reader& r) {
     if (magic != kHelloMagic) throw ProtocolError("not a profiling viewer (bad hello)");
     Hello m;
     m.version = r.u32("protocol version");
-    if (m.version != kProtocolVersion) {
-        throw ProtocolError(fmt::format("unsupported protocol version {} (this build speaks {})", m.version,
-                                        kProtocolVersion));
+    if (m.version != kProtocolVersion) {   // the server refuses it, saying why
+        r.skip_rest();
+        return m;
     }
     m.token = r.str("token");
     m.client = r.str("client name");
@@ -197,9 +199,9 @@ Hello get_hello(Reader& r) {
 Welcome get_welcome(Reader& r) {
     Welcome m;
     m.version = r.u32("protocol version");
-    if (m.version != kProtocolVersion) {
-        throw ProtocolError(fmt::format("unsupported protocol version {} (this build speaks {})", m.version,
-                                        kProtocolVersion));
+    if (m.version != kProtocolVersion) {   // the viewer stops, saying why
+        r.skip_rest();
+        return m;
     }
     m.pid = r.svarint("pid");
     m.command = r.str("command");

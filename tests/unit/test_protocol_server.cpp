@@ -129,8 +129,15 @@ TEST_CASE("server: bad frames close their connection, never the server") {
     send_raw(std::string("\xff\xff\xff\x00", 4) + "x");          // oversize
     send_raw(std::string("\x00\x00\x00\x00", 4));                // empty frame
     send_raw("GET / HTTP/1.1\r\nHost: x\r\n\r\n");                 // garbage
-    Hello future{kProtocolVersion + 1, "", ""};
-    send_raw(encode_message(future));                              // unknown version
+    {   // another version: refused with the reason, then closed
+        tcp::socket socket(io);
+        socket.connect(endpoint_of(server));
+        asio::write(socket, asio::buffer(encode_message(Hello{kProtocolVersion + 1, "", ""})));
+        Message answer = read_one(socket);
+        REQUIRE(std::holds_alternative<Refused>(answer));
+        CHECK_THAT(std::get<Refused>(answer).reason, Catch::Contains("protocol version"));
+        CHECK(closed_by_server(socket));
+    }
     send_raw(encode_message(Ack{5}));                              // ack before hello
     {
         tcp::socket socket(io);   // truncated: half a frame, then the viewer goes away
