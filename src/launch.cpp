@@ -327,6 +327,33 @@ std::optional<std::string> unopenable_script(const LaunchSpec& spec) {
     return fmt::format("can't open file '{}': [Errno {}] {}", *spec.script, error, std::strerror(error));
 }
 
+std::optional<std::string> missing_module(const LaunchSpec& spec) {
+    if (!spec.module) return std::nullopt;
+    // Python 2.7 and 3.x alike; exit 3 only when the package is surely absent.
+    static const char* const kProbe =
+        "import sys\n"
+        "top = sys.argv[1].split('.')[0]\n"
+        "try:\n"
+        "    import importlib.util as u\n"
+        "    found = u.find_spec(top) is not None\n"
+        "except ImportError:\n"
+        "    import imp\n"
+        "    try:\n"
+        "        imp.find_module(top)\n"
+        "        found = True\n"
+        "    except ImportError:\n"
+        "        found = top in sys.builtin_module_names\n"
+        "sys.exit(0 if found else 3)\n";
+    LaunchSpec probe;
+    probe.python = spec.python;
+    probe.interpreter_args = {"-c", kProbe};
+    probe.args = {*spec.module};
+    probe.environment = spec.environment;
+    LaunchedProcess check(probe);
+    if (check.wait() != 3) return std::nullopt;
+    return fmt::format("{}: No module named {}", spec.python, *spec.module);
+}
+
 // The last `lines` lines of a file (at most its last 4 KiB), for a program
 // that failed while its output went to a log.
 std::string tail_of(const std::string& path, int lines) {

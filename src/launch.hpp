@@ -96,6 +96,12 @@ std::optional<attach::InterpreterLocation> wait_for_interpreter(LaunchedProcess&
 // the interpreter's start-up; nullopt when it can be opened or is -m.
 std::optional<std::string> unopenable_script(const LaunchSpec& spec);
 
+// For `-m MODULE`: python's "No module named MODULE" when its top-level
+// package cannot be found (checked by running `python -c` with the same
+// interpreter, environment and directory, which imports nothing), so a
+// sampled run does not profile the interpreter's start-up; else nullopt.
+std::optional<std::string> missing_module(const LaunchSpec& spec);
+
 // Grace a program gets after SIGINT (and then SIGTERM) when a live viewer quits.
 constexpr std::chrono::milliseconds kStopGrace{2000};
 

@@ -92,12 +92,19 @@ bool complete_launch(LaunchSpec& launch, const std::string& script, const std::v
     return true;
 }
 
-// A sampled launch of a script python cannot open would profile only the
-// interpreter's start-up: python's one line instead, and its status (2).
-bool refuse_unopenable_script(const LaunchSpec& launch) {
-    std::optional<std::string> why = unopenable_script(launch);
-    if (why) std::fprintf(stderr, "profiling: %s\n", why->c_str());
-    return why.has_value();
+// A sampled launch of a script python cannot open, or of a module it cannot
+// find, would profile only the interpreter's start-up: python's one line
+// instead, and its status (2, 1); 0 when the program can start.
+int refuse_unrunnable(const LaunchSpec& launch) {
+    if (std::optional<std::string> why = unopenable_script(launch)) {
+        std::fprintf(stderr, "profiling: %s\n", why->c_str());
+        return 2;
+    }
+    if (std::optional<std::string> why = missing_module(launch)) {
+        std::fprintf(stderr, "profiling: %s\n", why->c_str());
+        return 1;
+    }
+    return 0;
 }
 
 // The tracing profiler's options (no -S): the timer.
@@ -292,7 +299,7 @@ int main(int argc, char** argv) {
                 options.live = tui::view_live;
                 return run_tracing_launch(live_launch, options);
             }
-            if (refuse_unopenable_script(live_launch)) return 2;
+            if (int status = refuse_unrunnable(live_launch)) return status;
             live_options.sampler.mode = parse_mode(live_mode);
             live_options.live = tui::view_live;
             return run_launch(live_launch, live_options);
@@ -306,7 +313,7 @@ int main(int argc, char** argv) {
                 return protocol::run_remote_tracing_launch(remote_launch, remote_options, remote_timer,
                                                            remote_serve.resolved());
             }
-            if (refuse_unopenable_script(remote_launch)) return 2;
+            if (int status = refuse_unrunnable(remote_launch)) return status;
             remote_options.sampler.mode = parse_mode(remote_mode);
             return protocol::run_remote_launch(remote_launch, remote_options, remote_serve.resolved());
         }
@@ -355,7 +362,7 @@ int main(int argc, char** argv) {
             return 2;
         }
         if (!sampling) return run_tracing_launch(launch, tracing_options(launch_options, launch_timer));
-        if (refuse_unopenable_script(launch)) return 2;
+        if (int status = refuse_unrunnable(launch)) return status;
         launch_options.sampler.mode = parse_mode(launch_mode);
         return run_launch(launch, launch_options);
     } catch (const Error& error) {

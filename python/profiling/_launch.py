@@ -139,6 +139,26 @@ def _main_namespace(path):
     return namespace
 
 
+class _NoSuchModule(Exception):
+    pass
+
+
+def _package_exists(module):
+    """Whether the top-level package of `module` can be found, as `python -m`
+    would look for it; nothing is imported (its code does not run)."""
+    top = module.split(".")[0]
+    try:
+        import importlib.util
+        return importlib.util.find_spec(top) is not None
+    except ImportError:   # 2.7: no importlib.util
+        import imp
+        try:
+            imp.find_module(top)
+            return True
+        except ImportError:
+            return top in sys.builtin_module_names
+
+
 def _program(argv):
     """(function, arguments) that run `SCRIPT ARGS` or `-m MODULE ARGS`,
     called from _run_program (the tracer's base frame); the tree begins at
@@ -148,6 +168,8 @@ def _program(argv):
         module, args = argv[1], argv[2:]
         sys.argv = [module] + args   # runpy puts the module's path in argv[0]
         sys.path[0] = os.getcwd()
+        if not _package_exists(module):
+            raise _NoSuchModule("%s: No module named %s" % (sys.executable, module))
         return runpy.run_module, (module, None, "__main__", True)
     script, args = argv[0], argv[1:]
     sys.argv = [script] + args
@@ -161,6 +183,8 @@ def _program(argv):
 def _run_program(config, argv, TracingProfiler):
     try:
         function, arguments = _program(argv)
+    except _NoSuchModule as error:   # as python says it, with the same status
+        _fail(config, str(error), status=1)
     except EnvironmentError as error:   # as python says it, with the same status (2.7: IOError)
         _fail(config, "%s: can't open file %r: [Errno %d] %s" % (
             sys.executable, error.filename or argv[0], error.errno, error.strerror), status=2)

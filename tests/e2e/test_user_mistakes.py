@@ -6,6 +6,7 @@
   * a PID that is not one (`dump abc`, `-5`, `0`, a 20-digit number; `attach`
     too): one line naming it, status 2, nothing else;
   * `-S missing.py`: python's one line, status 2, no report, no output file;
+    `-S -m missing_module` (and the tracer's `-m`): python's line, status 1;
   * `attach` on a process that is not Python but has a Python child
     (`bash -c 'python3 x.py; true'`) names the child; one without any
     (`sleep`) keeps the plain message.
@@ -67,6 +68,27 @@ def test_missing_script(args, tmp):
           "-S missing.py: not one clear line: %r" % err)
     check(not proc.stdout, "-S missing.py printed a report: %r" % proc.stdout[:200])
     check(not os.path.exists(dump), "-S missing.py wrote %s" % dump)
+
+
+def test_missing_module(args, tmp):
+    dump = os.path.join(tmp, "never.prf")
+    for sampling in (["-S"], []):
+        mode = "-S -m" if sampling else "-m (tracing)"
+        proc = run([args.profiling] + sampling + ["--python", args.python, "--dump", dump, "-m", "no_such_module_x"],
+                   cwd=tmp)
+        single, err = one_line(proc)
+        if not sampling and proc.returncode == 125 and "not built" in err:
+            print("note: the tracer is not built for %s; -m (tracing) not checked" % args.python)
+            continue
+        check(proc.returncode == 1, "%s missing: status %d, expected python's 1: %r" % (mode, proc.returncode, err))
+        check(single and err.startswith("profiling: ") and err.endswith(": No module named no_such_module_x\n"),
+              "%s missing: not one clear line: %r" % (mode, err))
+        check(not proc.stdout, "%s missing printed a report: %r" % (mode, proc.stdout[:200]))
+        check(not os.path.exists(dump), "%s missing wrote %s" % (mode, dump))
+    # A module that exists still runs, its own failure and status its own.
+    proc = run([args.profiling, "-S", "--python", args.python, "--flamegraph", os.path.join(tmp, "j.txt"),
+                "-m", "json.tool", os.path.join(tmp, "no-such.json")], cwd=tmp)
+    check(proc.returncode != 0 and b"No module named" not in proc.stderr, "-S -m json.tool: %r" % proc.stderr)
 
 
 def wait_for_python_child(parent, timeout=10):
@@ -135,7 +157,7 @@ def main():
     if not args.python or not os.path.exists(args.python):
         print("SKIP user mistakes: interpreter not installed (%r)" % args.python)
         return EXIT_SKIP
-    tests = [("not a pid", test_not_a_pid), ("missing script", test_missing_script),
+    tests = [("not a pid", test_not_a_pid), ("missing script", test_missing_script), ("missing module", test_missing_module),
              ("python child named", test_python_child_named), ("no python child", test_no_python_child)]
     only = os.environ.get("ONLY")
     tmp = tempfile.mkdtemp(prefix="profiling-mistakes-")
