@@ -3,7 +3,7 @@
 // each frame's payload as a server would read it. Any input must end in a
 // ProtocolError or success, never a crash, a hang or unbounded memory.
 //
-// Built and run by scripts/fuzz-protocol (clang, -fsanitize=fuzzer,address,undefined).
+// Built and run by scripts/fuzz (clang, -fsanitize=fuzzer,address,undefined).
 #include "protocol/snapshot_codec.hpp"
 #include "protocol/wire.hpp"
 

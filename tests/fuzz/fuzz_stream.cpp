@@ -6,7 +6,7 @@
 // equal the one the server published exactly, and the source's snapshot in
 // structure; any difference aborts with what differed.
 //
-// Built and run by scripts/fuzz-stream (clang, -fsanitize=fuzzer,address,undefined);
+// Built and run by scripts/fuzz (clang, -fsanitize=fuzzer,address,undefined);
 // seed inputs in tests/fuzz/stream_seeds/.
 #include "tests/model/stream_model.hpp"
 
