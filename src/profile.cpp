@@ -48,7 +48,7 @@ NodeId CallTree::child(NodeId parent, FrameId frame) {
     return id;
 }
 
-void CallTree::add(std::span<const FrameId> stack, std::int32_t leaf_line, std::uint64_t weight) {
+NodeId CallTree::add(std::span<const FrameId> stack, std::int32_t leaf_line, std::uint64_t weight) {
     NodeId at = kRoot;
     nodes_[kRoot].deep += weight;
     for (FrameId frame : stack) {
@@ -56,9 +56,10 @@ void CallTree::add(std::span<const FrameId> stack, std::int32_t leaf_line, std::
         nodes_[at].deep += weight;
     }
     add_own(at, leaf_line, weight);
+    return at;
 }
 
-void CallTree::add(std::span<const FrameId> stack, std::int32_t leaf_line, PathCache& cache) {
+NodeId CallTree::add(std::span<const FrameId> stack, std::int32_t leaf_line, PathCache& cache) {
     std::size_t shared = 0;
     const std::size_t limit = std::min(stack.size(), cache.frames.size());
     while (shared < limit && cache.frames[shared] == stack[shared]) ++shared;
@@ -72,6 +73,15 @@ void CallTree::add(std::span<const FrameId> stack, std::int32_t leaf_line, PathC
         nodes_[at].deep += 1;
     }
     add_own(at, leaf_line, 1);
+    return at;
+}
+
+void CallTree::add_at(NodeId leaf, std::int32_t leaf_line, std::uint64_t weight) {
+    for (NodeId at = leaf;; at = nodes_[at].parent) {
+        nodes_[at].deep += weight;
+        if (at == kRoot) break;
+    }
+    add_own(leaf, leaf_line, weight);
 }
 
 void CallTree::add_own(NodeId at, std::int32_t leaf_line, std::uint64_t weight) {

@@ -1,15 +1,17 @@
 #include "src/sampler.hpp"
 
 #include "profiling/errors.hpp"
-
-#include <fmt/format.h>
+#include "src/sample_schedule.hpp"
 
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <random>
 #include <signal.h>
-#include <sys/timerfd.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace profiling {
@@ -21,50 +23,9 @@ std::int64_t unix_millis() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-class TimerFd {
-public:
-    explicit TimerFd(double rate_hz) {
-        fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-        if (fd_ < 0) throw Error(ErrorKind::Internal, fmt::format("timerfd_create: {}", std::strerror(errno)));
-        auto period_ns = static_cast<long long>(std::llround(1e9 / rate_hz));
-        if (period_ns < 1000) period_ns = 1000;
-        period_s_ = static_cast<double>(period_ns) / 1e9;
-        itimerspec spec{};
-        spec.it_interval.tv_sec = period_ns / 1'000'000'000;
-        spec.it_interval.tv_nsec = period_ns % 1'000'000'000;
-        spec.it_value = spec.it_interval;
-        if (::timerfd_settime(fd_, 0, &spec, nullptr) != 0) {
-            ::close(fd_);
-            throw Error(ErrorKind::Internal, fmt::format("timerfd_settime: {}", std::strerror(errno)));
-        }
-    }
-    ~TimerFd() { ::close(fd_); }
-    double period_s() const { return period_s_; }
-    TimerFd(const TimerFd&) = delete;
-    TimerFd& operator=(const TimerFd&) = delete;
-
-    // Waits for the next tick (one system call); returns how many periods
-    // passed since the last wait, 0 if interrupted.
-    std::uint64_t wait() {
-        std::uint64_t expirations = 0;
-        if (::read(fd_, &expirations, sizeof expirations) != sizeof expirations) return 0;
-        return expirations;
-    }
-
-private:
-    int fd_ = -1;
-    double period_s_ = 0;
-};
-
-}  // namespace
-
-Sampler::Sampler(attach::StackWalker& walker, const SamplerOptions& options, std::string command)
-    : walker_(walker), options_(options) {
-    if (options.mode == SampleMode::Cpu) {
-        activity_.emplace(walker.location().pid, static_cast<std::uint64_t>(std::llround(1e9 / options.rate_hz)));
-        profile_.info.cpu_detection = activity_->method_name();
-    }
-    ProfileInfo& info = profile_.info;
+ProfileInfo describe(const attach::StackWalker& walker, const SamplerOptions& options, std::string command,
+                     const std::optional<ThreadActivity>& activity) {
+    ProfileInfo info;
     info.kind = "sampling";
     info.pid = walker.location().pid;
     info.command = std::move(command);
@@ -72,29 +33,43 @@ Sampler::Sampler(attach::StackWalker& walker, const SamplerOptions& options, std
     info.mode = options.mode == SampleMode::Cpu ? "cpu" : "wall";
     info.rate_hz = options.rate_hz;
     info.started_unix_ms = unix_millis();
+    if (activity) info.cpu_detection = activity->method_name();
+    return info;
 }
 
-FrameId Sampler::frame_id(const attach::CodeInfo& code) {
-    // Serials are small and dense: a vector beats a hash map here.
-    if (code.serial >= frame_ids_.size()) frame_ids_.resize(code.serial + 1024, kNoFrame);
-    FrameId& id = frame_ids_[code.serial];
-    if (id == kNoFrame) id = profile_.frames.intern(FrameInfo{code.name, code.qualname, code.file, code.first_line});
-    return id;
-}
-
-std::size_t Sampler::thread_index(const attach::ThreadSample& sample) {
-    auto [it, inserted] = thread_index_.try_emplace(sample.thread_id, profile_.threads.size());
-    if (inserted) {
-        profile_.threads.push_back(ThreadProfile{});
-        profile_.threads.back().thread_id = sample.thread_id;
-        paths_.emplace_back();
+// The thread's timer slack (how late the kernel may wake it, to batch
+// wake-ups; 50 us by default) set to 1 ns while sampling, then restored:
+// 50 us is half a period at 10 kHz.
+class PreciseWakeups {
+public:
+    PreciseWakeups() : previous_(::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0)) { ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0); }
+    ~PreciseWakeups() {
+        if (previous_ > 0) ::prctl(PR_SET_TIMERSLACK, previous_, 0, 0, 0);
     }
-    ThreadProfile& thread = profile_.threads[it->second];
-    // Thread ids are reused after a thread exits; keep the latest identity.
-    if (sample.native_id) thread.native_id = sample.native_id;
-    if (sample.name) thread.name = sample.name;
-    return it->second;
+    PreciseWakeups(const PreciseWakeups&) = delete;
+    PreciseWakeups& operator=(const PreciseWakeups&) = delete;
+
+private:
+    int previous_;
+};
+
+// Sleeps until `deadline` (CLOCK_MONOTONIC); false if a signal interrupted.
+bool sleep_until(SampleSchedule::Nanos deadline) {
+    timespec until{};
+    until.tv_sec = static_cast<time_t>(deadline / 1'000'000'000);
+    until.tv_nsec = static_cast<long>(deadline % 1'000'000'000);
+    return ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == 0;
 }
+
+}  // namespace
+
+Sampler::Sampler(attach::StackWalker& walker, const SamplerOptions& options, std::string command)
+    : walker_(walker), options_(options),
+      activity_(options.mode == SampleMode::Cpu
+                    ? std::optional<ThreadActivity>(std::in_place, walker.location().pid,
+                                                    static_cast<std::uint64_t>(std::llround(1e9 / options.rate_hz)))
+                    : std::nullopt),
+      builder_(describe(walker, options, std::move(command), activity_)) {}
 
 void Sampler::sample_once() {
     // In cpu mode an idle thread costs one read of its kernel state; its
@@ -105,24 +80,7 @@ void Sampler::sample_once() {
             return thread.native_id ? activity_->is_running(*thread.native_id) : thread.holds_gil;
         };
     }
-    const std::vector<attach::ThreadSample>& threads = walker_.sample(running);
-    std::lock_guard lock(mutex_);
-    ++profile_.info.ticks;
-    for (const attach::ThreadSample& sample : threads) {
-        if (sample.skipped || sample.frames.empty()) continue;
-        if (!sample.complete) {
-            // The stack kept changing under every re-read: what was read may
-            // mix two stacks. Left out rather than shown as a stack that never ran.
-            ++profile_.info.failed_reads;
-            continue;
-        }
-        stack_.clear();
-        for (auto frame = sample.frames.rbegin(); frame != sample.frames.rend(); ++frame) {
-            stack_.push_back(frame_id(*frame->code));
-        }
-        std::size_t index = thread_index(sample);
-        profile_.threads[index].tree.add(stack_, sample.frames.front().line, paths_[index]);
-    }
+    builder_.fold(walker_.sample(running));
     if (options_.mode == SampleMode::Cpu) activity_->forget_unused();
 }
 
@@ -143,50 +101,33 @@ bool Sampler::target_gone() const {
 }
 
 SamplerStop Sampler::run(const std::atomic<bool>& stop) {
-    using clock = std::chrono::steady_clock;
-    TimerFd timer(options_.rate_hz);
-    const auto started = clock::now();
+    PreciseWakeups precise;
+    const SampleSchedule::Nanos started = monotonic_nanos();
+    SampleSchedule schedule(options_.rate_hz, started, std::random_device{}());
+    // Without --duration: never.
+    const SampleSchedule::Nanos duration = options_.duration_s
+                                               ? static_cast<SampleSchedule::Nanos>(std::llround(*options_.duration_s * 1e9))
+                                               : std::numeric_limits<SampleSchedule::Nanos>::max();
     auto finish = [&](SamplerStop why) {
-        std::lock_guard lock(mutex_);
-        profile_.info.duration_s = std::chrono::duration<double>(clock::now() - started).count();
+        builder_.set_duration(static_cast<double>(monotonic_nanos() - started) / 1e9);
         return why;
     };
-    // The duration is counted in timer periods, which the timer reports
-    // anyway: no clock read per tick.
-    std::uint64_t elapsed = 0;
     while (!stop.load(std::memory_order_relaxed)) {
-        // Stop requests are seen at the next tick: at most one period late.
-        std::uint64_t periods = timer.wait();
-        if (periods == 0) continue;
-        elapsed += periods;
-        if (periods > 1) {
-            std::lock_guard lock(mutex_);
-            profile_.info.missed_ticks += periods - 1;
-        }
-        if (options_.duration_s && static_cast<double>(elapsed) * timer.period_s() >= *options_.duration_s) {
-            return finish(SamplerStop::DurationReached);
-        }
+        // Stop requests are seen at the next tick: at most 1.5 periods late.
+        if (!sleep_until(schedule.deadline())) continue;
+        const SampleSchedule::Nanos now = monotonic_nanos();   // vDSO: no system call
+        if (std::uint64_t missed = schedule.advance(now)) builder_.add_missed_ticks(missed);
+        if (now - started >= duration) return finish(SamplerStop::DurationReached);
         try {
             sample_once();
         } catch (const Error& error) {
             if (error.kind() == ErrorKind::NoSuchProcess || target_gone()) {
                 return finish(SamplerStop::TargetExited);
             }
-            std::lock_guard lock(mutex_);
-            ++profile_.info.failed_reads;
+            builder_.add_failed_read();
         }
     }
     return finish(SamplerStop::Requested);
-}
-
-Profile Sampler::snapshot() const {
-    std::lock_guard lock(mutex_);
-    return profile_;
-}
-
-Profile Sampler::take() {
-    std::lock_guard lock(mutex_);
-    return std::move(profile_);
 }
 
 }  // namespace profiling

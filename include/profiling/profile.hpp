@@ -37,6 +37,7 @@ public:
     const FrameInfo& operator[](FrameId id) const { return frames_[id]; }
     std::size_t size() const { return frames_.size(); }
     const std::vector<FrameInfo>& all() const { return frames_; }
+    bool operator==(const FrameTable&) const = default;
 
 private:
     struct Hash {
@@ -57,6 +58,7 @@ struct CallNode {
     std::vector<NodeId> children;
     // Lines of the innermost frame when this node was innermost: line -> samples.
     std::vector<std::pair<std::int32_t, std::uint64_t>> own_lines;
+    bool operator==(const CallNode&) const = default;
 };
 
 // A call tree. Node 0 is the root, which stands for "the thread" and has no
@@ -68,8 +70,9 @@ public:
     CallTree();
 
     // Adds one sample (or `weight` identical ones). `stack` is outermost
-    // first; `leaf_line` is the line the innermost frame was on.
-    void add(std::span<const FrameId> stack, std::int32_t leaf_line, std::uint64_t weight = 1);
+    // first; `leaf_line` is the line the innermost frame was on. Returns the
+    // node of the innermost frame.
+    NodeId add(std::span<const FrameId> stack, std::int32_t leaf_line, std::uint64_t weight = 1);
 
     // The path the previous add() of one thread took: consecutive samples of
     // a thread mostly share their outer frames, which then need no lookup.
@@ -77,7 +80,11 @@ public:
         std::vector<FrameId> frames;
         std::vector<NodeId> nodes;
     };
-    void add(std::span<const FrameId> stack, std::int32_t leaf_line, PathCache& cache);
+    NodeId add(std::span<const FrameId> stack, std::int32_t leaf_line, PathCache& cache);
+
+    // Adds `weight` samples whose innermost frame is the existing node
+    // `leaf`: what add() does once the path is known.
+    void add_at(NodeId leaf, std::int32_t leaf_line, std::uint64_t weight);
 
     // Adds every sample of `other` (whose FrameIds must be of the same table).
     void merge(const CallTree& other);
@@ -91,6 +98,8 @@ public:
     const std::vector<CallNode>& nodes() const { return nodes_; }
     std::size_t size() const { return nodes_.size(); }
     std::uint64_t total() const { return nodes_[kRoot].deep; }
+    // Same nodes, in the same order, with the same counts.
+    bool operator==(const CallTree& other) const { return nodes_ == other.nodes_; }
 
     // Calls visit(id, path) for every node below the root, depth first,
     // children in order; `path` holds the node ids from the outermost frame
@@ -124,6 +133,7 @@ struct ThreadProfile {
     std::optional<std::int32_t> native_id;
     std::optional<std::string> name;
     CallTree tree;
+    bool operator==(const ThreadProfile&) const = default;
 };
 
 struct ProfileInfo {
@@ -140,6 +150,7 @@ struct ProfileInfo {
                                            // stacks left out because they kept changing under the reader
     double duration_s = 0;                 // wall time profiled
     std::int64_t started_unix_ms = 0;
+    bool operator==(const ProfileInfo&) const = default;
 };
 
 struct Profile {
@@ -152,6 +163,7 @@ struct Profile {
     // The thread's profile, created if absent.
     ThreadProfile& thread(std::uint64_t thread_id);
     std::uint64_t total_samples() const;
+    bool operator==(const Profile&) const = default;
 };
 
 }  // namespace profiling
