@@ -140,6 +140,7 @@ Welcome describe(const Profile& profile) {
     w.python_version = info.python_version;
     w.kind = info.kind;
     w.mode = info.mode;
+    w.cpu_detection = info.cpu_detection;
     w.rate_hz = info.rate_hz;
     w.started_unix_ms = info.started_unix_ms;
     w.columns = info.kind == "tracing" ? std::vector<std::string>{"FUNCTION", "CALLS", "OWN", "/CALL", "%", "DEEP", "/CALL", "%"}
@@ -392,6 +393,7 @@ int view_remote_interactively(const ViewRemoteOptions& options, const ClientOpti
         latest.info.python_version = w.python_version;
         latest.info.kind = w.kind;
         latest.info.mode = w.mode;
+        latest.info.cpu_detection = w.cpu_detection;
         latest.info.rate_hz = w.rate_hz;
     };
     events.updated = [&](const RemoteProfile& remote) {

@@ -201,6 +201,7 @@ void RemoteProfile::welcome(const Welcome& w) {
     info.command = w.command;
     info.python_version = w.python_version;
     info.mode = w.mode;
+    info.cpu_detection = w.cpu_detection;
     info.rate_hz = w.rate_hz;
     info.started_unix_ms = w.started_unix_ms;
 }

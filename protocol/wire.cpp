@@ -121,6 +121,7 @@ void put(Writer& w, const Welcome& m) {
     w.str(m.python_version);
     w.str(m.kind);
     w.str(m.mode);
+    w.str(m.cpu_detection);
     w.f64(m.rate_hz);
     w.svarint(m.started_unix_ms);
     w.varint(m.columns.size());
@@ -208,6 +209,7 @@ Welcome get_welcome(Reader& r) {
     m.python_version = r.str("python version");
     m.kind = r.str("kind");
     m.mode = r.str("mode");
+    m.cpu_detection = r.str("cpu detection");
     m.rate_hz = r.f64("rate");
     m.started_unix_ms = r.svarint("start time");
     std::size_t n = r.count("columns");

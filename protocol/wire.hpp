@@ -21,7 +21,7 @@
 namespace profiling::protocol {
 
 // 2: node changes carry CALLS (tracing profiles).
-inline constexpr std::uint32_t kProtocolVersion = 2;
+inline constexpr std::uint32_t kProtocolVersion = 3;   // 3: Welcome carries cpu_detection
 inline constexpr std::string_view kHelloMagic = "PRFR";          // first bytes of a Hello body
 inline constexpr std::size_t kFrameHeaderBytes = 4;
 inline constexpr std::size_t kMaxViewerMessageBytes = 64 * 1024;           // viewer -> server
@@ -61,6 +61,7 @@ struct Welcome {
     std::string python_version;
     std::string kind;                 // "sampling"
     std::string mode;                 // "cpu" / "wall"
+    std::string cpu_detection;        // cpu mode: how running threads are found ("perf events", "/proc"); else empty
     double rate_hz = 0;
     std::int64_t started_unix_ms = 0;
     std::vector<std::string> columns; // what the viewer shows

@@ -90,7 +90,8 @@ TEST_CASE("protocol: hello, welcome, refused, ack and goodbye round trip") {
     w.command = "python3 app.py --x";
     w.python_version = "3.12.1";
     w.kind = "sampling";
-    w.mode = "wall";
+    w.mode = "cpu";
+    w.cpu_detection = "perf events";
     w.rate_hz = 997.5;
     w.started_unix_ms = 1700000000123;
     w.columns = {"FUNCTION", "OWN", "%", "DEEP", "%"};
@@ -98,7 +99,8 @@ TEST_CASE("protocol: hello, welcome, refused, ack and goodbye round trip") {
     CHECK(w2.pid == 4242);
     CHECK(w2.command == w.command);
     CHECK(w2.python_version == "3.12.1");
-    CHECK(w2.mode == "wall");
+    CHECK(w2.mode == "cpu");
+    CHECK(w2.cpu_detection == "perf events");
     CHECK(w2.rate_hz == 997.5);
     CHECK(w2.started_unix_ms == 1700000000123);
     CHECK(w2.columns == w.columns);
