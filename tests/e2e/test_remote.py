@@ -162,8 +162,11 @@ def rss_kb(pid):
     return 0
 
 
+PROTOCOL_VERSION = 3   # protocol/wire.hpp kProtocolVersion
+
+
 def raw_hello(token=b""):
-    body = b"PRFR" + bytes([2]) + bytes([len(token)]) + token + bytes([3]) + b"raw"
+    body = b"PRFR" + bytes([PROTOCOL_VERSION]) + bytes([len(token)]) + token + bytes([3]) + b"raw"
     payload = bytes([1]) + body
     return struct.pack("<I", len(payload)) + payload
 
