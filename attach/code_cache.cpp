@@ -77,13 +77,18 @@ std::optional<CodeInfo> CodeCache::decode(std::uint64_t address, const Identity&
 }
 
 void CodeCache::trim() {
+    retired_.clear();
     if (entries_.size() >= kMaxEntries) entries_.clear();
 }
 
 const CodeInfo* CodeCache::resolve_with(std::uint64_t address, const Identity& identity) {
     if (auto it = entries_.find(address); it != entries_.end()) {
         if (it->second.identity == identity) return &it->second.info;
-        entries_.erase(it);   // the address now holds another code object
+        // The address now holds another code object. The old entry may
+        // still be pointed to by this sample's other frames or threads (code
+        // is freed and its address reused between two threads' reads): it is
+        // set aside, not freed, until the next sample (trim()).
+        retired_.push_back(entries_.extract(it));
     }
     auto info = decode(address, identity);
     if (!info) return nullptr;

@@ -68,7 +68,10 @@ public:
 
     // Call between samples: bounds memory for programs that keep generating code.
     void trim();
-    void clear() { entries_.clear(); }
+    void clear() {
+        entries_.clear();
+        retired_.clear();
+    }
     std::size_t size() const { return entries_.size(); }
 
 private:
@@ -92,6 +95,9 @@ private:
     const Layout& layout_;
     std::uint64_t code_type_;
     std::unordered_map<std::uint64_t, Entry> entries_;
+    // Entries replaced during the current sample: CodeInfo pointers handed
+    // out earlier in it stay valid until trim() (a node keeps its address).
+    std::vector<std::unordered_map<std::uint64_t, Entry>::node_type> retired_;
     std::vector<unsigned char> headers_;  // scratch: code headers read in one batch
     std::vector<MemoryReader::Request> requests_;
     std::vector<std::uint64_t> unique_;        // scratch: distinct addresses of one call

@@ -127,3 +127,30 @@ TEST_CASE("before 3.11 no code object is a shim", "[code]") {
         CHECK_FALSE(info->is_shim);
     }
 }
+
+TEST_CASE("a code object replaced at the same address leaves the sample's earlier pointers valid", "[code]") {
+    // Under churn a code object is freed and another one allocated at its
+    // address between two threads' reads of one sample: the first thread's
+    // frames still point at the old entry when the second resolves the new one.
+    // (Before the fix the old entry was freed at once: ASan saw a
+    // use-after-free, and a CI run died with std::bad_alloc on a freed name.)
+    const Layout layout = *layout_for(PythonVersion{3, 12, 0});
+    RegionMemory memory;
+    CodeCache cache(memory, layout, 0);
+    const std::uint64_t code = make_code(memory, layout, "first", "/app/a.py", 8, 0);
+    const CodeInfo* before = cache.resolve(code);
+    REQUIRE(before);
+
+    memory.put(code + layout.code_name, make_str(memory, layout, "second"));
+    memory.put(code + layout.code_qualname, make_str(memory, layout, "second"));
+    memory.put<std::int32_t>(code + layout.code_firstlineno, 40);
+    const CodeInfo* after = cache.resolve(code);
+    REQUIRE(after);
+    CHECK(after->name == "second");
+    CHECK(after->first_line == 40);
+    CHECK(before->name == "first");   // still alive until the next sample
+    CHECK(before->serial != after->serial);
+
+    cache.trim();   // the next sample: the replaced entry is gone, the new one stays
+    CHECK(cache.resolve(code) == after);
+}
