@@ -380,6 +380,14 @@ void StackWalker::read_thread_ids(const unsigned char* block, ThreadSample& out)
     }
 }
 
+// A thread state read again must still belong to the thread whose ids were
+// taken from the first read: a thread that was just starting (2.7 sets its
+// ident in its own bootstrap, after its parent created the state) or a state
+// reused by a new thread would otherwise lend its frames to another thread.
+bool StackWalker::same_thread(const unsigned char* block, const ThreadSample& sample) const {
+    return field<std::uint64_t>(block, layout_.tstate_thread_id) == sample.thread_id;
+}
+
 std::optional<bool> StackWalker::walk_speculated(std::uint64_t tstate, const unsigned char* block) {
     if (planned_.tstate == 0 || planned_.tstate != tstate) return std::nullopt;
     const Speculation planned = planned_;
@@ -491,7 +499,7 @@ bool StackWalker::walk_thread(std::uint64_t tstate, const unsigned char* block, 
         } else {
             again_block_.resize(layout_.thread_state_span());
             ok = memory_.read(tstate, again_block_.data(), again_block_.size()) &&
-                 walk_read_frames(tstate, again_block_.data());
+                 same_thread(again_block_.data(), out) && walk_read_frames(tstate, again_block_.data());
         }
         prefetch_.finish_thread();
         if (!ok) {
@@ -599,7 +607,7 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
         bool ok = walk_thread(tstates_[i], block, thread);
         // A torn stack: read the thread state again and walk again.
         for (int attempt = 1; attempt < kThreadAttempts && !ok; ++attempt) {
-            if (memory_.read(tstates_[i], reread_.data(), span)) {
+            if (memory_.read(tstates_[i], reread_.data(), span) && same_thread(reread_.data(), thread)) {
                 block = reread_.data();
                 ok = walk_thread(tstates_[i], block, thread);
             }

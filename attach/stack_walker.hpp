@@ -73,6 +73,7 @@ private:
     bool read_roots();
     bool speculation_holds(std::size_t first_request);
     bool read_thread_list(std::uint64_t interp, std::uint64_t head);
+    bool same_thread(const unsigned char* block, const ThreadSample& sample) const;
     void read_thread_ids(const unsigned char* tstate, ThreadSample& out);
     bool walk_thread(std::uint64_t tstate, const unsigned char* block, ThreadSample& out);
     bool walk_read_frames(std::uint64_t tstate, const unsigned char* block);
