@@ -35,35 +35,7 @@ BUSY = os.path.join(HERE, "targets", "busy_threads.py")
 CPU_SPLIT = os.path.join(HERE, "targets", "cpu_split.py")
 WEBSERVER = os.path.join(HERE, "..", "..", "examples", "webserver.py")
 
-FAILURES = []
-STARTED = []
-
-
-def check(condition, message):
-    if condition:
-        print("  ok: " + message)
-    else:
-        print("  FAIL: " + message)
-        FAILURES.append(message)
-
-
-def spawn(args, **kwargs):
-    p = subprocess.Popen(args, **kwargs)
-    STARTED.append(p)
-    return p
-
-
-def kill_all():
-    for p in STARTED:
-        if p.poll() is None:
-            try:
-                p.kill()
-            except OSError:
-                pass
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+from check_harness import FAILURES, check, kill_all, spawn
 
 
 class RemoteServer:
