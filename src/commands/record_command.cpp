@@ -1,4 +1,4 @@
-#include "src/record_command.hpp"
+#include "src/commands/record_command.hpp"
 
 #include "attach/interpreter_locator.hpp"
 #include "attach/python_descendants.hpp"
@@ -6,12 +6,12 @@
 #include "attach/process_memory.hpp"
 #include "attach/stack_walker.hpp"
 #include "profiling/errors.hpp"
-#include "src/atomic_file.hpp"
-#include "src/collapsed_stacks.hpp"
-#include "src/profile_file.hpp"
-#include "src/progress_line.hpp"
-#include "src/stop_signals.hpp"
-#include "src/text_report.hpp"
+#include "src/format/atomic_file.hpp"
+#include "src/format/collapsed_stacks.hpp"
+#include "src/format/profile_file.hpp"
+#include "src/commands/progress_line.hpp"
+#include "src/commands/stop_signals.hpp"
+#include "src/format/text_report.hpp"
 
 #include <fmt/format.h>
 

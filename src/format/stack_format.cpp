@@ -1,4 +1,4 @@
-#include "src/stack_format.hpp"
+#include "src/format/stack_format.hpp"
 
 #include <fmt/format.h>
 

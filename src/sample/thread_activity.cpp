@@ -1,4 +1,4 @@
-#include "src/thread_activity.hpp"
+#include "src/sample/thread_activity.hpp"
 
 #include <cstdlib>
 #include <cstring>

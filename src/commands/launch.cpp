@@ -1,8 +1,8 @@
-#include "src/launch.hpp"
+#include "src/commands/launch.hpp"
 
 #include "profiling/errors.hpp"
-#include "src/atomic_file.hpp"
-#include "src/output_file.hpp"
+#include "src/format/atomic_file.hpp"
+#include "src/format/output_file.hpp"
 
 #include <fmt/format.h>
 

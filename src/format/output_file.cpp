@@ -1,7 +1,7 @@
-#include "src/output_file.hpp"
+#include "src/format/output_file.hpp"
 
 #include "profiling/errors.hpp"
-#include "src/atomic_file.hpp"
+#include "src/format/atomic_file.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "src/duration_format.hpp"
+#include "src/format/duration_format.hpp"
 
 #include <fmt/format.h>
 

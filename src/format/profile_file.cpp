@@ -1,7 +1,7 @@
-#include "src/profile_file.hpp"
+#include "src/format/profile_file.hpp"
 
 #include "profiling/errors.hpp"
-#include "src/output_file.hpp"
+#include "src/format/output_file.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

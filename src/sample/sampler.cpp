@@ -1,7 +1,7 @@
-#include "src/sampler.hpp"
+#include "src/sample/sampler.hpp"
 
 #include "profiling/errors.hpp"
-#include "src/sample_schedule.hpp"
+#include "src/sample/sample_schedule.hpp"
 
 #include <cerrno>
 #include <chrono>

@@ -1,11 +1,11 @@
-#include "src/exports.hpp"
+#include "src/format/exports.hpp"
 
 #include "profiling/errors.hpp"
-#include "src/collapsed_stacks.hpp"
-#include "src/output_file.hpp"
-#include "src/pprof.hpp"
-#include "src/profile_file.hpp"
-#include "src/speedscope.hpp"
+#include "src/format/collapsed_stacks.hpp"
+#include "src/format/output_file.hpp"
+#include "src/format/pprof.hpp"
+#include "src/format/profile_file.hpp"
+#include "src/format/speedscope.hpp"
 
 #include <fmt/format.h>
 

@@ -13,7 +13,7 @@
 // is answered from /proc: its events have no history yet.
 #pragma once
 
-#include "src/task_clock_events.hpp"
+#include "src/sample/task_clock_events.hpp"
 
 #include <cstdint>
 #include <memory>

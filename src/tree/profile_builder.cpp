@@ -1,4 +1,4 @@
-#include "src/profile_builder.hpp"
+#include "src/tree/profile_builder.hpp"
 
 #include <chrono>
 #include <stdexcept>

@@ -2,9 +2,9 @@
 // then writing what was gathered.
 #pragma once
 
-#include "src/exports.hpp"
-#include "src/launch.hpp"
-#include "src/sampler.hpp"
+#include "src/format/exports.hpp"
+#include "src/commands/launch.hpp"
+#include "src/sample/sampler.hpp"
 
 #include <functional>
 #include <optional>

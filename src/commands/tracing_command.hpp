@@ -9,9 +9,9 @@
 #pragma once
 
 #include "profiling/profile.hpp"
-#include "src/exports.hpp"
-#include "src/launch.hpp"
-#include "src/record_command.hpp"
+#include "src/format/exports.hpp"
+#include "src/commands/launch.hpp"
+#include "src/commands/record_command.hpp"
 
 #include <functional>
 #include <memory>

@@ -1,12 +1,12 @@
-#include "src/tracing_command.hpp"
+#include "src/commands/tracing_command.hpp"
 
 #include "profiling/errors.hpp"
-#include "src/atomic_file.hpp"
-#include "src/collapsed_stacks.hpp"
-#include "src/duration_format.hpp"
-#include "src/profile_file.hpp"
-#include "src/stop_signals.hpp"
-#include "src/text_report.hpp"
+#include "src/format/atomic_file.hpp"
+#include "src/format/collapsed_stacks.hpp"
+#include "src/format/duration_format.hpp"
+#include "src/format/profile_file.hpp"
+#include "src/commands/stop_signals.hpp"
+#include "src/format/text_report.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

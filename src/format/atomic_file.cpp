@@ -1,4 +1,4 @@
-#include "src/atomic_file.hpp"
+#include "src/format/atomic_file.hpp"
 
 #include "profiling/errors.hpp"
 

@@ -1,6 +1,6 @@
-#include "src/speedscope.hpp"
+#include "src/format/speedscope.hpp"
 
-#include "src/output_file.hpp"
+#include "src/format/output_file.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -5,8 +5,8 @@
 
 #include "attach/stack_walker.hpp"
 #include "profiling/profile.hpp"
-#include "src/profile_builder.hpp"
-#include "src/thread_activity.hpp"
+#include "src/tree/profile_builder.hpp"
+#include "src/sample/thread_activity.hpp"
 
 #include <atomic>
 #include <optional>

@@ -1,7 +1,7 @@
-#include "src/pprof.hpp"
+#include "src/format/pprof.hpp"
 
 #include "profiling/errors.hpp"
-#include "src/output_file.hpp"
+#include "src/format/output_file.hpp"
 
 #include <fmt/format.h>
 #include <zlib.h>

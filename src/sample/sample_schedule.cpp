@@ -1,4 +1,4 @@
-#include "src/sample_schedule.hpp"
+#include "src/sample/sample_schedule.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "src/progress_line.hpp"
+#include "src/commands/progress_line.hpp"
 
 #include <fmt/format.h>
 

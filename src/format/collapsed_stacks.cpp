@@ -1,6 +1,6 @@
-#include "src/collapsed_stacks.hpp"
+#include "src/format/collapsed_stacks.hpp"
 
-#include "src/output_file.hpp"
+#include "src/format/output_file.hpp"
 
 #include <fmt/format.h>
 

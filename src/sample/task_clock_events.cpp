@@ -1,4 +1,4 @@
-#include "src/task_clock_events.hpp"
+#include "src/sample/task_clock_events.hpp"
 
 #include <algorithm>
 #include <cerrno>

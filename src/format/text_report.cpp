@@ -1,6 +1,6 @@
-#include "src/text_report.hpp"
+#include "src/format/text_report.hpp"
 
-#include "src/duration_format.hpp"
+#include "src/format/duration_format.hpp"
 
 #include <fmt/format.h>
 

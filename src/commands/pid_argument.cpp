@@ -1,4 +1,4 @@
-#include "src/pid_argument.hpp"
+#include "src/commands/pid_argument.hpp"
 
 #include <fmt/format.h>
 

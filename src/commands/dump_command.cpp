@@ -1,4 +1,4 @@
-#include "src/dump_command.hpp"
+#include "src/commands/dump_command.hpp"
 
 #include "attach/interpreter_locator.hpp"
 #include "attach/python_descendants.hpp"
@@ -6,7 +6,7 @@
 #include "attach/process_freezer.hpp"
 #include "attach/process_memory.hpp"
 #include "attach/stack_walker.hpp"
-#include "src/stack_format.hpp"
+#include "src/format/stack_format.hpp"
 
 #include <cstdio>
 #include <optional>

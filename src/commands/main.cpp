@@ -16,13 +16,13 @@
 //   profiling convert FILE.prf --flamegraph OUT    export a saved profile
 #include "profiling/errors.hpp"
 #include "protocol/remote_cli.hpp"
-#include "src/collapsed_stacks.hpp"
-#include "src/dump_command.hpp"
-#include "src/pid_argument.hpp"
-#include "src/profile_file.hpp"
-#include "src/record_command.hpp"
-#include "src/text_report.hpp"
-#include "src/tracing_command.hpp"
+#include "src/format/collapsed_stacks.hpp"
+#include "src/commands/dump_command.hpp"
+#include "src/commands/pid_argument.hpp"
+#include "src/format/profile_file.hpp"
+#include "src/commands/record_command.hpp"
+#include "src/format/text_report.hpp"
+#include "src/commands/tracing_command.hpp"
 #include "tui/viewer_app.hpp"
 
 #include <CLI/CLI.hpp>
