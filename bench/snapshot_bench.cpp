@@ -22,8 +22,8 @@
 //
 // Numbers are printed, never asserted. On a loaded machine the missed ticks
 // of all runs include the scheduler's delays; compare the runs with each other.
-#include "src/profile_builder.hpp"
-#include "src/sample_schedule.hpp"
+#include "src/tree/profile_builder.hpp"
+#include "src/sample/sample_schedule.hpp"
 
 #include <fmt/format.h>
 

@@ -7,12 +7,12 @@
 #include "attach/stack_walker.hpp"
 #include "profiling/errors.hpp"
 #include "protocol/client.hpp"
-#include "src/collapsed_stacks.hpp"
-#include "src/duration_format.hpp"
-#include "src/output_file.hpp"
-#include "src/profile_file.hpp"
-#include "src/stop_signals.hpp"
-#include "src/tracing_command.hpp"
+#include "src/format/collapsed_stacks.hpp"
+#include "src/format/duration_format.hpp"
+#include "src/format/output_file.hpp"
+#include "src/format/profile_file.hpp"
+#include "src/commands/stop_signals.hpp"
+#include "src/commands/tracing_command.hpp"
 
 #include <fmt/format.h>
 

@@ -6,9 +6,9 @@
 #pragma once
 
 #include "protocol/server.hpp"
-#include "src/launch.hpp"
-#include "src/record_command.hpp"
-#include "src/text_report.hpp"
+#include "src/commands/launch.hpp"
+#include "src/commands/record_command.hpp"
+#include "src/format/text_report.hpp"
 
 #include <optional>
 #include <string>

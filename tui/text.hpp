@@ -2,7 +2,7 @@
 // fitting to a column, and the human-scaled numbers the viewer shows.
 #pragma once
 
-#include "src/duration_format.hpp"
+#include "src/format/duration_format.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -10,7 +10,7 @@
 #pragma once
 
 #include "profiling/profile.hpp"
-#include "src/record_command.hpp"
+#include "src/commands/record_command.hpp"
 
 #include <memory>
 #include <string>

@@ -37,8 +37,8 @@
 #include "_timer.hpp"
 #include "profiling/errors.hpp"
 #include "profiling/profile.hpp"
-#include "src/collapsed_stacks.hpp"
-#include "src/profile_file.hpp"
+#include "src/format/collapsed_stacks.hpp"
+#include "src/format/profile_file.hpp"
 
 #include <cstdint>
 #include <exception>

@@ -5,7 +5,7 @@
 //
 // Built and run by scripts/fuzz (clang, -fsanitize=fuzzer,address,undefined).
 #include "profiling/errors.hpp"
-#include "src/profile_file.hpp"
+#include "src/format/profile_file.hpp"
 
 #include <cstddef>
 #include <cstdint>

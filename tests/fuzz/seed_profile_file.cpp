@@ -1,6 +1,6 @@
 // Writes seeds for fuzz_profile_file: valid .prf files (sampling and tracing,
 // several threads, qualnames, a deep path), so mutations start from the real format.
-#include "src/profile_file.hpp"
+#include "src/format/profile_file.hpp"
 
 #include <fstream>
 #include <string>

@@ -1,5 +1,5 @@
 // Collapsed stacks for flamegraph.pl, inferno and speedscope.
-#include "src/collapsed_stacks.hpp"
+#include "src/format/collapsed_stacks.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -6,9 +6,9 @@
 // Devices are private copies made with mknod in the temporary directory
 // (root only; skipped loudly otherwise), never the machine's /dev.
 #include "profiling/errors.hpp"
-#include "src/atomic_file.hpp"
-#include "src/exports.hpp"
-#include "src/output_file.hpp"
+#include "src/format/atomic_file.hpp"
+#include "src/format/exports.hpp"
+#include "src/format/output_file.hpp"
 
 #include <catch2/catch.hpp>
 

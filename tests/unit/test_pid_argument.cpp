@@ -1,5 +1,5 @@
 // Process ids typed on the command line: a positive integer or one line saying why not.
-#include "src/pid_argument.hpp"
+#include "src/commands/pid_argument.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -3,7 +3,7 @@
 // under the sampler's lock. Property: after every random run of folds and
 // counter updates, the snapshot equals a plain full copy; and snapshots
 // taken while another thread folds are whole profiles, never torn.
-#include "src/profile_builder.hpp"
+#include "src/tree/profile_builder.hpp"
 
 #include <catch2/catch.hpp>
 

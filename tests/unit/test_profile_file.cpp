@@ -2,8 +2,8 @@
 // a valid profile with one clear line (never a crash). Also the atomic write
 // underneath.
 #include "profiling/errors.hpp"
-#include "src/atomic_file.hpp"
-#include "src/profile_file.hpp"
+#include "src/format/atomic_file.hpp"
+#include "src/format/profile_file.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 // The attach progress line: its text, drawn only on a terminal (a pty here),
 // at most four times a second, and erased without a trace.
-#include "src/progress_line.hpp"
+#include "src/commands/progress_line.hpp"
 
 #include <catch2/catch.hpp>
 

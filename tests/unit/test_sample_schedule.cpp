@@ -1,7 +1,7 @@
 // The sampler's schedule: randomized intervals around the period asked for,
 // at absolute deadlines, and what it does against a program paced by the
 // same clock (the case an exact period aliases on).
-#include "src/sample_schedule.hpp"
+#include "src/sample/sample_schedule.hpp"
 
 #include <catch2/catch.hpp>
 

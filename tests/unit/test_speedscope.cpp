@@ -1,6 +1,6 @@
 // The speedscope export: frames shared, one sampled profile per thread,
 // each node with own samples a weighted path from the outermost frame.
-#include "src/speedscope.hpp"
+#include "src/format/speedscope.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -1,5 +1,5 @@
 // The plain-text report: header, nested tree, hiding, deep recursion.
-#include "src/text_report.hpp"
+#include "src/format/text_report.hpp"
 
 #include <catch2/catch.hpp>
 
