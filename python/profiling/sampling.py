@@ -87,8 +87,12 @@ class SamplingProfiler(object):
         return self._path
 
     def dump(self, path):
-        """Saves the profile as a .prf file."""
-        shutil.copyfile(self._profile_path(), _fspath(path))
+        """Saves the profile as a .prf file (`profiling view PATH` opens it).
+
+        Written by the profiling command's own writer: a regular file is
+        replaced atomically (never left half-written), a device, FIFO or
+        symlink is written, not replaced."""
+        subprocess.check_call([self._binary, "convert", self._profile_path(), "--dump", _fspath(path)])
 
     def save_as_flamegraph(self, path):
         subprocess.check_call([self._binary, "convert", self._profile_path(), "--flamegraph", _fspath(path)])

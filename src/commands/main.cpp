@@ -245,11 +245,14 @@ int main(int argc, char** argv) {
 
     std::string convert_path;
     Exports convert_exports;
-    auto* convert_cmd = app.add_subcommand("convert", "Export a saved profile: --flamegraph F, --speedscope F, --pprof F");
+    auto* convert_cmd = app.add_subcommand("convert", "Export a saved profile: --flamegraph F, --speedscope F, --pprof F, --dump F");
     convert_cmd->add_option("file", convert_path, "Profile written with --dump")->required();
     convert_cmd->add_option("--flamegraph", convert_exports.flamegraph, "Write collapsed stacks to FILE");
     convert_cmd->add_option("--speedscope", convert_exports.speedscope, "Write speedscope JSON to FILE");
     convert_cmd->add_option("--pprof", convert_exports.pprof, "Write pprof (gzipped protobuf) to FILE");
+    // A copy in the current .prf version (older files are read, this writes
+    // the newest), through the same safe writer as every output.
+    convert_cmd->add_option("--dump", convert_exports.dump, "Write the profile again as a .prf to FILE");
 
     try {
         app.parse(own_argc, argv);
@@ -350,7 +353,7 @@ int main(int argc, char** argv) {
         }
         if (*convert_cmd) {
             if (!convert_exports.any()) {
-                std::fprintf(stderr, "profiling: convert needs --flamegraph FILE, --speedscope FILE and/or --pprof FILE\n");
+                std::fprintf(stderr, "profiling: convert needs --flamegraph FILE, --speedscope FILE, --pprof FILE and/or --dump FILE\n");
                 return 2;
             }
             convert_exports.check_writable(nullptr);

@@ -168,7 +168,8 @@ def spin_for_sampler():
 profiler = SamplingProfiler(rate=500)
 with profiler:
     spin_for_sampler()
-profiler.dump(sys.argv[1])
+for path in sys.argv[1:]:
+    profiler.dump(path)
 """
 
 
@@ -176,13 +177,21 @@ def check_sampling_api(python, profiling, build_dir, directory):
     env = environment(build_dir)
     env["PROFILING_BIN"] = profiling
     out = os.path.join(directory, "sampled.prf")
-    proc = subprocess.run([python, "-c", SAMPLING_SCRIPT, out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    # dump() follows the outputs rule: a symlink's target is written, the link stays
+    linked = os.path.join(directory, "linked.prf")
+    link = os.path.join(directory, "link.prf")
+    os.symlink(linked, link)
+    proc = subprocess.run([python, "-c", SAMPLING_SCRIPT, out, link], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           env=env, timeout=120)
     check(proc.returncode == 0, "SamplingProfiler failed: %s" % proc.stderr.decode(errors="replace")[-2000:])
     view = subprocess.run([profiling, "view", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     check(view.returncode == 0 and b"spin_for_sampler" in view.stdout,
           "the SamplingProfiler dump does not show spin_for_sampler: %s%s"
           % (view.stdout.decode(errors="replace")[-1000:], view.stderr.decode(errors="replace")))
+    check(os.path.islink(link) and os.path.isfile(linked),
+          "SamplingProfiler.dump() through a symlink replaced the link instead of writing its target")
+    with open(out, "rb") as first, open(linked, "rb") as second:
+        check(first.read() == second.read(), "SamplingProfiler.dump() wrote different bytes to the link's target")
 
 
 EXCLUDE_AND_DUMPS_SCRIPT = r"""
