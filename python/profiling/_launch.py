@@ -192,9 +192,9 @@ def _run_program(config, argv, TracingProfiler):
     # This frame and those below it are the bootstrap's: trees begin at the
     # program's module (started here, or mid-run by the snapshot thread).
     profiler._base_frame = sys._getframe()
-    # On demand (remote-profile): traced only while watched. Before 3.9 a
-    # profile function cannot be set on other threads, so it traces throughout.
-    control = config.get("control") if sys.version_info >= (3, 9) else None
+    # On demand (remote-profile): traced only while watched (the snapshot
+    # thread starts and stops the tracer on every thread, on every version).
+    control = config.get("control")
     snapshots = None
     if config.get("interval", 0) > 0:
         snapshots = _Snapshots(profiler, config["out"], config["interval"], control)

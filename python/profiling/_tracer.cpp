@@ -769,6 +769,36 @@ void close_stacks() {
     Py_CLEAR(g.base);
 }
 
+
+#if PY_VERSION_HEX < 0x030C0000
+// Installs (or, with nullptr, removes) the C profile function on every thread
+// of this interpreter, not only the calling one: threads already running when
+// start() is called are traced from their next event on (threading.setprofile
+// covers threads started later). Called with the GIL held, so no other
+// thread is between two bytecodes of its own evaluation loop meanwhile.
+bool set_profile_on_every_thread(Py_tracefunc func) {
+    for (PyThreadState* ts = PyInterpreterState_ThreadHead(PyThreadState_Get()->interp); ts != nullptr;
+         ts = PyThreadState_Next(ts)) {
+#if PY_VERSION_HEX >= 0x03090000
+        if (_PyEval_SetProfile(ts, func, nullptr) < 0) return false;
+#else
+        // Before 3.9 there is no per-thread-state setter; this is what
+        // PyEval_SetProfile does to its own thread state (2.7-3.8), the
+        // fields being public there. No profile object is ever passed, so
+        // only a previous owner's object is released.
+        PyObject* previous = ts->c_profileobj;
+        ts->c_profilefunc = nullptr;
+        ts->c_profileobj = nullptr;
+        ts->use_tracing = ts->c_tracefunc != nullptr;
+        Py_XDECREF(previous);
+        ts->c_profilefunc = func;
+        ts->use_tracing = func != nullptr || ts->c_tracefunc != nullptr;
+#endif
+    }
+    return true;
+}
+#endif
+
 PyObject* py_start(PyObject*, PyObject* args, PyObject* kwargs) {
     const char* timer = "thread";
     const char* clock = "auto";
@@ -830,15 +860,7 @@ PyObject* py_start(PyObject*, PyObject* args, PyObject* kwargs) {
     g.generation += 1;   // every thread's first event from now on seeds its stack
     current();           // this thread's, now (its caller frames, not a later event's)
 #if PY_VERSION_HEX < 0x030C0000
-#if PY_VERSION_HEX >= 0x03090000
-    // Every thread that exists now; threading.setprofile (in Python) covers later ones.
-    for (PyThreadState* ts = PyInterpreterState_ThreadHead(PyThreadState_Get()->interp); ts != nullptr;
-         ts = PyThreadState_Next(ts)) {
-        if (_PyEval_SetProfile(ts, profile_func, nullptr) < 0) return nullptr;
-    }
-#else
-    PyEval_SetProfile(profile_func, nullptr);
-#endif
+    if (!set_profile_on_every_thread(profile_func)) return nullptr;
 #endif
     Py_RETURN_NONE;
 }
@@ -846,14 +868,7 @@ PyObject* py_start(PyObject*, PyObject* args, PyObject* kwargs) {
 PyObject* py_stop(PyObject*, PyObject*) {
     if (!g.active) Py_RETURN_NONE;
 #if PY_VERSION_HEX < 0x030C0000
-#if PY_VERSION_HEX >= 0x03090000
-    for (PyThreadState* ts = PyInterpreterState_ThreadHead(PyThreadState_Get()->interp); ts != nullptr;
-         ts = PyThreadState_Next(ts)) {
-        if (_PyEval_SetProfile(ts, nullptr, nullptr) < 0) return nullptr;
-    }
-#else
-    PyEval_SetProfile(nullptr, nullptr);
-#endif
+    if (!set_profile_on_every_thread(nullptr)) return nullptr;
 #endif
     // Frames still open: charge this thread's up to now (if it was seen since
     // the start: attaching it now would seed frames never charged); every

@@ -19,8 +19,7 @@ path and checks:
     `profiling attach`) and its dump shows the function it was running;
   * a TracingProfiler started inside nested calls (targets/tracing_seeded.py)
     roots its trees at the outermost real frames: the script's module for the
-    main thread, threading's bootstrap for a thread already running (3.9+,
-    where the tracer reaches threads that exist at the start), with exact
+    main thread, threading's bootstrap for a thread already running, with exact
     nesting of what runs after the seeded frames return, before or after the
     stop, no time from before the start, OWN + children = DEEP.
 Exit 0 pass, 1 fail, 77 skip (interpreter missing or not built for).
@@ -359,10 +358,8 @@ def check_seeded(python, build_dir, label):
         check(top <= window_ns * 1.05 + 2e6, "%s: %.1f ms charged in %.1f ms of tracing (time counted twice?)"
               % (name, top / 1e6, window_ns / 1e6))
     spinner = trees.get("spinner")
-    if spinner is None:
-        check(version < (3, 9), "the thread running at the start has no tree (Python 3.9+ traces it)")
-        print("%s: NOTE: before 3.9 a thread running at start() is not traced (as documented)" % label)
-    else:
+    check(spinner is not None, "the thread running at the start has no tree: %r" % sorted(trees))
+    if True:
         roots = sorted(set(node["path"][0] for node in spinner))
         check(len(roots) == 1 and "_bootstrap:threading.py" in roots[0],
               "the running thread's roots are %r, expected threading's bootstrap" % roots)
