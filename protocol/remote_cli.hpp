@@ -64,6 +64,9 @@ inline void add_serve_options(CLI::App& app, ServeArgs& args, bool bind_required
 
 inline void add_view_remote_options(CLI::App& app, ViewRemoteOptions& options) {
     app.add_option("--token", options.token, "Token the server asks for (also $PROFILING_TOKEN)");
+    app.add_flag("--tls", options.tls.system_ca,
+                 "HOST:PORT: connect over TLS, trusting the system's CA certificates (a server whose certificate "
+                 "a public or company CA signed) and checking it names HOST");
     app.add_option("--tls-ca", options.tls.ca_path,
                    "HOST:PORT: connect over TLS, trusting a server whose certificate this CA (PEM) signed and "
                    "which names HOST")
@@ -73,7 +76,7 @@ inline void add_view_remote_options(CLI::App& app, ViewRemoteOptions& options) {
                    "it printed at start)")
         ->type_name("SHA256");
     app.add_option("--tls-server-name", options.tls.server_name,
-                   "HOST:PORT: with --tls-ca, the name the certificate must have (default: HOST)")
+                   "HOST:PORT: with --tls or --tls-ca, the name the certificate must have (default: HOST)")
         ->type_name("NAME");
     app.add_option("--dump", options.dump_path, "HOST:PORT: save the profile received to FILE (.prf) on every update");
     app.add_flag("--once", [&options](std::int64_t) { options.updates = 1; },

@@ -287,7 +287,7 @@ struct Server::Impl {
             }
             if (conn->plain_at_tls) {
                 refuse(conn, "this server uses TLS: view it with --tls-fingerprint SHA256 (the server printed it "
-                             "at start) or --tls-ca FILE");
+                             "at start), --tls-ca FILE or --tls");
                 return;
             }
             if (options.token && !options.token->empty() && !tokens_equal(hello->token, *options.token)) {

@@ -176,9 +176,14 @@ ServerTls load_server_tls(const ServerTlsFiles& files) {
 
 ViewerTls::ViewerTls(const ViewerTlsOptions& options)
     : options_(options), context_(std::make_unique<ssl::context>(ssl::context::tls_client)) {
-    if (options_.server_name && !options_.ca_path) {
-        throw Error(ErrorKind::BadInput, "--tls-server-name is checked only with --tls-ca",
-                    "give --tls-ca FILE too, or leave --tls-server-name out (a pinned fingerprint names no host)");
+    if (options_.server_name && !options_.verifies_by_ca()) {
+        throw Error(ErrorKind::BadInput, "--tls-server-name is checked only with --tls or --tls-ca",
+                    "give --tls (the system's CAs) or --tls-ca FILE too, or leave --tls-server-name out (a pinned "
+                    "fingerprint names no host)");
+    }
+    if (options_.system_ca && options_.ca_path) {
+        throw Error(ErrorKind::BadInput, "--tls and --tls-ca both name whom to trust",
+                    "give --tls for the system's CA certificates, or --tls-ca FILE for one CA, not both");
     }
     if (options_.fingerprint) pin_ = parse_fingerprint(*options_.fingerprint);
     clear_openssl_errors();
@@ -194,6 +199,17 @@ ViewerTls::ViewerTls(const ViewerTlsOptions& options)
             throw Error(ErrorKind::BadInput,
                         fmt::format("cannot use --tls-ca {}: {}", *options_.ca_path, ec.message()),
                         "give a PEM file with the CA's certificate (or the server's own, when self-signed)");
+        }
+    }
+    if (options_.system_ca) {
+        // OpenSSL's default locations (Debian: /etc/ssl/certs, from the
+        // ca-certificates package); $SSL_CERT_FILE / $SSL_CERT_DIR override.
+        boost::system::error_code ec;
+        context_->set_default_verify_paths(ec);
+        if (ec) {
+            clear_openssl_errors();
+            throw Error(ErrorKind::BadInput, fmt::format("cannot load the system's CA certificates: {}", ec.message()),
+                        "install ca-certificates, or give the CA with --tls-ca FILE");
         }
     }
     if (pin_) {
@@ -212,9 +228,9 @@ bool ViewerTls::check_pin(bool preverified, X509_STORE_CTX* store) {
         seen_ = digest;
         return false;
     }
-    // Pinned alone: the chain need not lead to any CA. With --tls-ca too,
-    // both must hold.
-    return options_.ca_path ? preverified : true;
+    // Pinned alone: the chain need not lead to any CA. With --tls or
+    // --tls-ca too, both must hold.
+    return options_.verifies_by_ca() ? preverified : true;
 }
 
 void ViewerTls::prepare(SSL* ssl_handle, const std::string& host) {
@@ -223,7 +239,7 @@ void ViewerTls::prepare(SSL* ssl_handle, const std::string& host) {
     name_ = options_.server_name.value_or(host);
     const bool ip = is_ip_address(name_);
     if (!ip) SSL_set_tlsext_host_name(ssl_handle, name_.c_str());
-    if (options_.ca_path) {
+    if (options_.verifies_by_ca()) {
         if (ip) {
             X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_handle), name_.c_str());
         } else {
@@ -247,12 +263,14 @@ std::optional<Error> ViewerTls::explain_failure(const boost::system::error_code&
         return std::nullopt;   // the connection dropped: worth another try
     }
     const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
-    if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED && options_.ca_path) {
+    if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED && options_.verifies_by_ca()) {
         const long result = SSL_get_verify_result(ssl_handle);
         const bool name_wrong = result == X509_V_ERR_HOSTNAME_MISMATCH || result == X509_V_ERR_IP_ADDRESS_MISMATCH;
+        const std::string trusted = options_.ca_path ? fmt::format("--tls-ca {}", *options_.ca_path)
+                                                     : std::string("the system's CA certificates (--tls)");
         return Error(ErrorKind::PermissionDenied,
-                     fmt::format("the certificate of the server at {} does not verify with --tls-ca {}: {}", where,
-                                 *options_.ca_path, X509_verify_cert_error_string(result)),
+                     fmt::format("the certificate of the server at {} does not verify with {}: {}", where, trusted,
+                                 X509_verify_cert_error_string(result)),
                      name_wrong ? fmt::format("it is not made out to {}: connect by a name it has, or give that "
                                               "name with --tls-server-name NAME",
                                               name_)
@@ -262,7 +280,7 @@ std::optional<Error> ViewerTls::explain_failure(const boost::system::error_code&
     if (not_tls_reason(reason)) {
         return Error(ErrorKind::BadInput,
                      fmt::format("the server at {} does not speak TLS (it answered in plain TCP)", where),
-                     "view it without --tls-ca/--tls-fingerprint, or start it with --tls-cert FILE --tls-key FILE");
+                     "view it without --tls/--tls-ca/--tls-fingerprint, or start it with --tls-cert FILE --tls-key FILE");
     }
     return Error(ErrorKind::PermissionDenied, fmt::format("TLS with the server at {} failed: {}", where, ec.message()));
 }

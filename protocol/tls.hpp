@@ -21,12 +21,15 @@ struct ServerTlsFiles {
     std::string key_path;
 };
 
-// --tls-ca / --tls-fingerprint / --tls-server-name of a viewer.
+// --tls / --tls-ca / --tls-fingerprint / --tls-server-name of a viewer.
 struct ViewerTlsOptions {
+    bool system_ca = false;                   // --tls: the system's CA certificates (as curl does)
     std::optional<std::string> ca_path;
     std::optional<std::string> fingerprint;
-    std::optional<std::string> server_name;   // the name the certificate must have (--tls-ca)
-    bool enabled() const { return ca_path || fingerprint; }
+    std::optional<std::string> server_name;   // the name the certificate must have (with a CA)
+    bool enabled() const { return system_ca || ca_path || fingerprint; }
+    // The chain must lead to a trusted CA and name the host (--tls, --tls-ca).
+    bool verifies_by_ca() const { return system_ca || ca_path.has_value(); }
 };
 
 using Sha256 = std::array<unsigned char, 32>;

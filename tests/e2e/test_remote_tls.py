@@ -6,8 +6,10 @@
 Makes self-signed certificates with `openssl req -x509` in a temp dir, then:
 
   sampling    remote-profile -S with TLS and a token: the fingerprint it prints
-              is openssl's; viewers pinning it (colon or plain hex) or trusting
-              the certificate as CA (by IP and by name) get sampled updates;
+              is openssl's; viewers pinning it (colon or plain hex), trusting
+              the certificate as CA (by IP and by name), or trusting the system
+              CA store (--tls; $SSL_CERT_FILE stands in for it) get sampled
+              updates;
               a wrong pin, a wrong CA, no token, a plain viewer: each refused
               in one line, at once (no retrying), and the server goes on
   content     the profile a TLS viewer saves equals the server's --dump, and
@@ -113,11 +115,11 @@ def remote_profile(profiling, python, script, script_args=(), bind="127.0.0.1:0"
     return Server(args + list(extra) + [script, "--"] + list(script_args))
 
 
-def view(profiling, address, *options, timeout=30):
+def view(profiling, address, *options, timeout=30, env=None):
     """(returncode, stdout, stderr, seconds) of a `profiling view` run to its end."""
     started = time.time()
     p = spawn([profiling, "view", address] + list(options), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-              text=True)
+              text=True, env=env)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -177,6 +179,15 @@ def test_sampling(profiling, python, certs):
         check_sampled(view(profiling, srv.address, "--tls-fingerprint", plain_hex, *base), "pinned (plain lower hex)")
         check_sampled(view(profiling, srv.address, "--tls-ca", cert, *base), "--tls-ca by IP (127.0.0.1)")
         check_sampled(view(profiling, "localhost:" + srv.port, "--tls-ca", cert, *base), "--tls-ca by name")
+        # --tls trusts the system's CAs: OpenSSL's default store, which
+        # $SSL_CERT_FILE replaces for this one viewer (the test's own "CA")
+        trusting = dict(os.environ, SSL_CERT_FILE=cert)
+        check_sampled(view(profiling, "localhost:" + srv.port, "--tls", *base, env=trusting),
+                      "--tls with the certificate in the (test's) system CA store")
+        check_refused(view(profiling, "localhost:" + srv.port, "--tls", *base),
+                      "does not verify with the system's CA certificates", "--tls, a self-signed certificate")
+        check_refused(view(profiling, srv.address, "--tls", "--tls-ca", cert, *base),
+                      "--tls and --tls-ca both", "--tls with --tls-ca")
         check_refused(view(profiling, srv.address, "--tls-fingerprint", other_fp, *base),
                       "not the one pinned", "a wrong fingerprint")
         check_refused(view(profiling, srv.address, "--tls-ca", other_cert, *base),
@@ -188,7 +199,7 @@ def test_sampling(profiling, python, certs):
         check_refused(view(profiling, srv.address, "--tls-fingerprint", "12:34", "--once"),
                       "bad --tls-fingerprint", "a malformed fingerprint")
         check_refused(view(profiling, srv.address, "--tls-fingerprint", fp, "--tls-server-name", "x", "--once"),
-                      "--tls-server-name is checked only with --tls-ca", "--tls-server-name without --tls-ca")
+                      "--tls-server-name is checked only with --tls or --tls-ca", "--tls-server-name without a CA")
         check_refused(view(profiling, srv.address, "--tls-ca", os.path.join(os.path.dirname(cert), "none.pem"),
                            "--once"), "cannot read --tls-ca", "a missing CA file")
         check(srv.wait_for(r"TLS handshake failed", 5) is not None, "the server logs the failed handshakes")
@@ -240,11 +251,6 @@ def test_attach(profiling, python, certs):
 
 def test_tracing(profiling, python, certs):
     print("tracing: remote-profile (tracing) over TLS")
-    probe = subprocess.run([python, "-c", "import sys; print(sys.version_info >= (3, 9))"], stdout=subprocess.PIPE,
-                           text=True)
-    if probe.stdout.strip() != "True":
-        print("tracing: SKIPPED (on-demand tracing needs Python 3.9+; %s is older)" % python)
-        return
     cert, key, fp = certs["localhost"]
     srv = remote_profile(profiling, python, CPU_SPLIT, ["8"], extra=["--tls-cert", cert, "--tls-key", key,
                                                                     "--interval", "0.3"], sampling=False)
