@@ -79,6 +79,8 @@ inline void add_view_remote_options(CLI::App& app, ViewRemoteOptions& options) {
                    "HOST:PORT: with --tls or --tls-ca, the name the certificate must have (default: HOST)")
         ->type_name("NAME");
     app.add_option("--dump", options.dump_path, "HOST:PORT: save the profile received to FILE (.prf) on every update");
+    app.add_option("--html", options.html_path,
+                   "Write the profile as an HTML flame graph to FILE (one offline page); HOST:PORT: on every update");
     app.add_flag("--once", [&options](std::int64_t) { options.updates = 1; },
                  "HOST:PORT: exit after the first profile received");
     app.add_option("--updates", options.updates, "HOST:PORT: exit after this many updates");

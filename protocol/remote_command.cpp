@@ -9,6 +9,8 @@
 #include "protocol/client.hpp"
 #include "src/format/collapsed_stacks.hpp"
 #include "src/format/duration_format.hpp"
+#include "src/format/exports.hpp"
+#include "src/format/html_flamegraph.hpp"
 #include "src/format/output_file.hpp"
 #include "src/format/profile_file.hpp"
 #include "src/commands/stop_signals.hpp"
@@ -373,6 +375,12 @@ bool looks_like_address(const std::string& text) {
 
 namespace {
 
+// What the remote viewer keeps of every profile received: --dump, --html.
+void save_received(const ViewRemoteOptions& options, const Profile& profile) {
+    if (options.dump_path) write_profile(profile, *options.dump_path);
+    if (options.html_path) write_html_flamegraph(profile, *options.html_path);
+}
+
 // The interactive viewer on a stream: the client runs on its own thread and
 // hands each profile it receives to the viewer, with the connection's state.
 int view_remote_interactively(const ViewRemoteOptions& options, const ClientOptions& client) {
@@ -397,7 +405,7 @@ int view_remote_interactively(const ViewRemoteOptions& options, const ClientOpti
         latest.info.rate_hz = w.rate_hz;
     };
     events.updated = [&](const RemoteProfile& remote) {
-        if (options.dump_path) write_profile(remote.profile(), *options.dump_path);
+        save_received(options, remote.profile());
         std::lock_guard lock(mutex);
         latest = remote.profile();
         notice.reset();
@@ -461,16 +469,19 @@ int run_view_remote(const ViewRemoteOptions& options) {
     // A bad pin or CA file is one line now, not a message inside the viewer.
     if (client.tls.enabled() || client.tls.server_name) ViewerTls check(client.tls);
     client.give_up_s = options.give_up_s;
-    // --dump is checked before connecting; "-" writes each profile received
-    // to stdout, so the text report moves to stderr.
-    const bool dump_to_stdout = options.dump_path == "-";
-    if (options.dump_path) {
-        if (dump_to_stdout && options.viewer) {
-            throw Error(ErrorKind::BadInput, "--dump -: stdout is the viewer's terminal",
+    // --dump and --html are checked before connecting; "-" writes each
+    // profile received to stdout, so the text report moves to stderr.
+    const bool dump_to_stdout = options.dump_path == "-" || options.html_path == "-";
+    for (const auto& [option, path] : {std::pair{"--dump", &options.dump_path}, std::pair{"--html", &options.html_path}}) {
+        if (*path == "-" && options.viewer) {
+            throw Error(ErrorKind::BadInput, fmt::format("{} -: stdout is the viewer's terminal", option),
                         "name a file, or redirect stdout (then the text report goes to stderr)");
         }
-        check_output_file(*options.dump_path);
     }
+    Exports saved;
+    saved.dump = options.dump_path;
+    saved.html = options.html_path;
+    saved.check_writable(nullptr);   // each writable, and not both the same file
     if (options.viewer) return view_remote_interactively(options, client);
     std::FILE* report_to = dump_to_stdout ? stderr : stdout;
     std::size_t received = 0;
@@ -484,7 +495,7 @@ int run_view_remote(const ViewRemoteOptions& options) {
     events.updated = [&](const RemoteProfile& remote) {
         ++received;
         const Profile& profile = remote.profile();
-        if (options.dump_path) write_profile(profile, *options.dump_path);
+        save_received(options, profile);
         const bool tracing = profile.info.kind == "tracing";
         const std::string amount =
             tracing ? format_duration_ns(static_cast<double>(profile.total_samples()), true) + " traced"

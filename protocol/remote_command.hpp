@@ -36,6 +36,7 @@ struct ViewRemoteOptions {
     std::optional<std::string> token;
     ViewerTlsOptions tls;
     std::optional<std::string> dump_path;   // save every profile received (write_output_file; "-": stdout)
+    std::optional<std::string> html_path;   // the same as an HTML flame graph
     std::size_t updates = 0;                // exit after this many updates; 0: never
     bool quiet = false;                     // one status line per update, no report
     bool exit_when_ended = false;           // exit when the server says goodbye

@@ -45,7 +45,7 @@ int report(const Error& error) {
     return 1;
 }
 
-// --dump, --flamegraph, --speedscope: the files a run leaves behind.
+// --dump, --flamegraph, --speedscope, --pprof, --html: the files a run leaves behind.
 void add_export_options(CLI::App& app, Exports& exports) {
     app.add_option("--dump", exports.dump, "Save the profile to FILE (.prf); open it with `profiling view`");
     app.add_option("--flamegraph", exports.flamegraph,
@@ -53,6 +53,8 @@ void add_export_options(CLI::App& app, Exports& exports) {
     app.add_option("--speedscope", exports.speedscope,
                    "Write FILE in speedscope's JSON format (one profile per thread) for speedscope.app");
     app.add_option("--pprof", exports.pprof, "Write FILE in pprof's format (gzipped protobuf) for go tool pprof");
+    app.add_option("--html", exports.html,
+                   "Write an HTML flame graph to FILE: one self-contained page, opens offline in any browser");
 }
 
 // Sampling options shared by launch and attach.
@@ -245,7 +247,8 @@ int main(int argc, char** argv) {
 
     std::string convert_path;
     Exports convert_exports;
-    auto* convert_cmd = app.add_subcommand("convert", "Export a saved profile: --flamegraph F, --speedscope F, --pprof F, --dump F");
+    auto* convert_cmd = app.add_subcommand(
+        "convert", "Export a saved profile: --flamegraph F, --speedscope F, --pprof F, --html F, --dump F");
     convert_cmd->add_option("file", convert_path, "Profile written with --dump")->required();
     convert_cmd->add_option("--flamegraph", convert_exports.flamegraph, "Write collapsed stacks to FILE");
     convert_cmd->add_option("--speedscope", convert_exports.speedscope, "Write speedscope JSON to FILE");
@@ -253,6 +256,7 @@ int main(int argc, char** argv) {
     // A copy in the current .prf version (older files are read, this writes
     // the newest), through the same safe writer as every output.
     convert_cmd->add_option("--dump", convert_exports.dump, "Write the profile again as a .prf to FILE");
+    convert_cmd->add_option("--html", convert_exports.html, "Write an HTML flame graph (one offline page) to FILE");
 
     try {
         app.parse(own_argc, argv);
@@ -332,6 +336,14 @@ int main(int argc, char** argv) {
             }
             return protocol::run_view_remote(remote_view);
         }
+        if (*view_cmd && remote_view.html_path) {
+            // view F.prf --html OUT: the profile drawn in the browser instead.
+            Exports page;
+            page.html = remote_view.html_path;
+            page.check_writable(nullptr);
+            page.write(read_profile(view_path));
+            return 0;
+        }
         if (*view_cmd) {
             auto profile = std::make_shared<const Profile>(read_profile(view_path));
             if (!view_text && on_terminal()) {
@@ -353,7 +365,9 @@ int main(int argc, char** argv) {
         }
         if (*convert_cmd) {
             if (!convert_exports.any()) {
-                std::fprintf(stderr, "profiling: convert needs --flamegraph FILE, --speedscope FILE, --pprof FILE and/or --dump FILE\n");
+                std::fprintf(stderr,
+                             "profiling: convert needs --flamegraph FILE, --speedscope FILE, --pprof FILE, --html "
+                             "FILE and/or --dump FILE\n");
                 return 2;
             }
             convert_exports.check_writable(nullptr);

@@ -2,6 +2,7 @@
 
 #include "profiling/errors.hpp"
 #include "src/format/collapsed_stacks.hpp"
+#include "src/format/html_flamegraph.hpp"
 #include "src/format/output_file.hpp"
 #include "src/format/pprof.hpp"
 #include "src/format/profile_file.hpp"
@@ -25,7 +26,8 @@ std::string arrow(const std::string& path) { return " -> " + (path == "-" ? std:
 void Exports::check_writable(const char* stdout_owner) const {
     std::vector<std::pair<const char*, const std::string*>> named;
     for (const auto& [option, path] : {std::pair{"--dump", &dump}, std::pair{"--flamegraph", &flamegraph},
-                                       std::pair{"--speedscope", &speedscope}, std::pair{"--pprof", &pprof}}) {
+                                       std::pair{"--speedscope", &speedscope}, std::pair{"--pprof", &pprof},
+                                       std::pair{"--html", &html}}) {
         if (*path) named.emplace_back(option, &**path);
     }
     for (const auto& [option, path] : named) {
@@ -68,6 +70,7 @@ std::string Exports::write(const Profile& profile) const {
     attempt(flamegraph, [&](const std::string& path) { write_collapsed_stacks(profile, path, CollapsedOptions{}); });
     attempt(speedscope, [&](const std::string& path) { write_speedscope(profile, path); });
     attempt(pprof, [&](const std::string& path) { write_pprof(profile, path); });
+    attempt(html, [&](const std::string& path) { write_html_flamegraph(profile, path); });
     if (first_failure) {
         if (written.empty()) throw *first_failure;
         throw Error(first_failure->kind(), first_failure->what(),

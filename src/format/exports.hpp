@@ -1,6 +1,6 @@
 // The files a profiling run can leave behind, written at the end: the
 // profile itself (.prf, `profiling view`), collapsed stacks (flamegraph.pl,
-// inferno), speedscope JSON, pprof. Each goes where write_output_file says
+// inferno), speedscope JSON, pprof, the HTML flame graph. Each goes where write_output_file says
 // (atomically for a regular file; devices, FIFOs, links and "-" for stdout
 // as src/output_file.hpp describes).
 #pragma once
@@ -21,8 +21,9 @@ struct Exports {
     std::optional<std::string> flamegraph;   // --flamegraph F (collapsed stacks)
     std::optional<std::string> speedscope;   // --speedscope F.json
     std::optional<std::string> pprof;        // --pprof F.pb.gz
+    std::optional<std::string> html;         // --html F.html (the HTML flame graph)
 
-    bool any() const { return dump || flamegraph || speedscope || pprof; }
+    bool any() const { return dump || flamegraph || speedscope || pprof || html; }
 
     // Throws profiling::Error unless every asked-for file can be written:
     // checked before a run, whose results would otherwise be lost at the end.

@@ -3,8 +3,8 @@
 
     python3 tests/e2e/test_outputs.py --profiling BUILD/profiling --python PY [--build-dir BUILD]
 
---dump, --flamegraph, --speedscope and --pprof of the sampling launch (-S),
-attach, the tracing launch and convert, the remote viewer's --dump and
+--dump, --flamegraph, --speedscope, --pprof and --html of the sampling launch
+(-S), attach, the tracing launch and convert, the remote viewer's --dump and --html and
 live-profile's --log, each against
   * a symbolic link to a regular file: the link stays, its target gets the output;
   * a FIFO with a reader: the reader receives a complete, valid output and
@@ -54,7 +54,8 @@ spin(float(sys.argv[1]) if len(sys.argv) > 1 else 0.6)
 '''
 
 # option -> how its bytes are checked
-OPTIONS = [("--dump", "prf"), ("--flamegraph", "collapsed"), ("--speedscope", "speedscope"), ("--pprof", "pprof")]
+OPTIONS = [("--dump", "prf"), ("--flamegraph", "collapsed"), ("--speedscope", "speedscope"), ("--pprof", "pprof"),
+           ("--html", "html")]
 COLLAPSED_LINE = re.compile(r"^\S.* \d+$")
 
 
@@ -102,6 +103,11 @@ class Checker:
             check(doc.get("profiles"), "%s: speedscope JSON without profiles" % where)
         elif kind == "pprof":
             check(len(gzip.decompress(data)) > 0, "%s: not gzipped pprof" % where)
+        elif kind in ("html", "html-any"):
+            text = data.decode()
+            check(text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>"),
+                  "%s: not a whole HTML page" % where)
+            check(kind == "html-any" or "spin" in text, "%s: the page lacks spin()" % where)
 
 
 # --- destinations -------------------------------------------------------
@@ -287,7 +293,7 @@ def test_remote_view(args, ck, kinds):
         for kind in kinds:
             run_with_outputs(args, ck, "view HOST:PORT", kind,
                              lambda outs: [args.profiling, "view", address, "--once", "--quiet"] + outs,
-                             [("--dump", "prf-any")])
+                             [("--dump", "prf-any"), ("--html", "html-any")])
         # "-": the profile on stdout, the update line moved to stderr.
         r = run([args.profiling, "view", address, "--once", "--quiet", "--dump", "-"])
         check(r.returncode == 0, "view --dump -: %s" % r.stderr.decode().strip())
