@@ -1,6 +1,7 @@
 #include "src/format/html_flamegraph.hpp"
 
 #include "src/format/html_page.hpp"
+#include "src/format/import_roots.hpp"
 #include "src/format/output_file.hpp"
 
 #include <fmt/format.h>
@@ -115,12 +116,18 @@ std::string html_profile_json(const Profile& profile) {
     const bool tracing = info.kind == "tracing";
     StringTable strings;
     std::vector<std::uint32_t> frames;   // (name, file, line) per FrameId
+    // Per FrameId: the file below its import root, its module and package.
+    std::vector<std::uint32_t> short_files, modules, packages;
+    const ImportRoots roots(profile);
     frames.reserve(profile.frames.size() * 3);
     for (const FrameInfo& f : profile.frames.all()) {
         const bool has_qualname = f.qualname && !f.qualname->empty();
         frames.push_back(strings.id(has_qualname ? *f.qualname : f.function));
         frames.push_back(strings.id(f.file));
         frames.push_back(static_cast<std::uint32_t>(f.first_line < 0 ? 0 : f.first_line));
+        short_files.push_back(strings.id(roots.shorten(f.file)));
+        modules.push_back(strings.id(roots.module_of(f.file)));
+        packages.push_back(strings.id(roots.package_of(f.file)));
     }
 
     Out out;
@@ -138,6 +145,9 @@ std::string html_profile_json(const Profile& profile) {
     }
     out.push_back(']');
     write_array(out, "frames", frames);
+    write_array(out, "short_files", short_files);
+    write_array(out, "modules", modules);
+    write_array(out, "packages", packages);
     out.append(std::string_view(",\"threads\":["));
     first = true;
     for (const ThreadProfile& thread : profile.threads) {

@@ -5,7 +5,8 @@
 // The page's script and style are src/format/html/*, inlined at build time;
 // the profile goes in as JSON inside <script type="application/json">,
 // compact enough for 100,000-node profiles: a string table, frames as
-// (name, file, line) triples of numbers, and each thread's tree as parallel
+// (name, file, line) triples of numbers (and per frame its file below its
+// import root, module and package: src/format/import_roots.hpp), and each thread's tree as parallel
 // arrays in depth-first order (depth, frame, own, and deep only where it is
 // not own plus the children's deep; calls for tracing profiles).
 #pragma once

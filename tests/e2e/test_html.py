@@ -13,7 +13,8 @@ protocol (tests/e2e/headless_chromium.py) and checks what a user would:
   * box widths are the functions' DEEP shares of `profiling view --text`;
   * a real mouse click on a frame zooms to it (full width, callers above,
     other branches gone); Esc zooms out;
-  * the tooltip gives OWN and DEEP with percentages;
+  * the tooltip gives OWN and DEEP with percentages, and the file's full path;
+    the table names files relative to their import root (html_shapes.py:25);
   * search highlights the matches and totals their share;
   * the thread picker shows one thread alone;
   * the table is the viewer's FLAT layout, sorted by DEEP, and by OWN on a click;
@@ -133,6 +134,7 @@ def check_sampling_page(browser, path, deep, total, artifacts):
     check("OWN" in tip and "DEEP" in tip and re.search(r"\d+\.\d%", tip) and "heavy" in tip,
           "the tooltip gives OWN, DEEP and %%: %r" % tip)
     check(("%d samples" % deep["heavy"]) in tip, "the tooltip's DEEP is heavy's %d samples" % deep["heavy"])
+    check(TARGET in tip, "the tooltip gives the file's full path")
 
     # A real click on heavy zooms to it.
     page.click(*centre(box_named(page, "heavy")))
@@ -200,6 +202,9 @@ def check_sampling_page(browser, path, deep, total, artifacts):
     by_name = {r[0].split(" (", 1)[0]: int(r[3].replace(",", "")) for r in rows}
     check(by_name.get("spin") == deep["spin"] and by_name.get("heavy") == deep["heavy"],
           "table DEEP = the text report's (spin %s, heavy %s)" % (by_name.get("spin"), by_name.get("heavy")))
+    heavy_row = [r[0] for r in rows if r[0].startswith("heavy ")]
+    check(heavy_row and re.match(r"^heavy \(html_shapes\.py:\d+\)$", heavy_row[0]),
+          "the table names the file relative to the program's directory: %r" % heavy_row)
     page.click(*page.evaluate("(() => { const r = document.querySelector('#flat-head th[data-field=own]')"
                               ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"))
     page.wait_for("document.querySelector('#flat-head th.sorted').textContent === 'OWN'")

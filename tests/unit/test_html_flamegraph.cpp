@@ -115,6 +115,21 @@ TEST_CASE("html: a name cannot end the script element; unicode and odd bytes com
     CHECK(doc["frames"][3 * good + 2] == 7);
 }
 
+TEST_CASE("html: each frame carries its file below its import root, its module and package") {
+    Profile profile;
+    profile.info.command = "/usr/bin/python3 /srv/app/main.py";
+    const FrameId lib = profile.frames.intern({"serve", std::nullopt, "/usr/lib/python3.11/socketserver.py", 359});
+    const FrameId own = profile.frames.intern({"index", std::nullopt, "/srv/app/app/views.py", 12});
+    profile.thread(1).tree.add(std::vector<FrameId>{own, lib}, 360, 2);
+    const json doc = json::parse(html_profile_json(profile));
+    auto text = [&](const char* key, FrameId f) { return doc["strings"][doc[key][f].get<std::size_t>()]; };
+    CHECK(text("short_files", lib) == "socketserver.py");
+    CHECK(text("short_files", own) == "app/views.py");
+    CHECK(text("modules", own) == "app.views");
+    CHECK(text("packages", lib) == "socketserver");
+    CHECK(doc["strings"][doc["frames"][3 * lib + 1].get<std::size_t>()] == "/usr/lib/python3.11/socketserver.py");
+}
+
 TEST_CASE("html: every tree decodes back to its nodes, deep left out only where it is implied") {
     std::mt19937 random(1234);
     for (int round = 0; round < 50; ++round) {

@@ -40,14 +40,16 @@
   // ---- frames
 
   const frameName = (f) => strings[frameTable[3 * f]];
-  const frameFile = (f) => strings[frameTable[3 * f + 1]];
+  const frameFile = (f) => strings[frameTable[3 * f + 1]];                 // the full path
   const frameLine = (f) => frameTable[3 * f + 2];
+  const shortFile = (f) => strings[data.short_files[f]];   // below its import root
   const labels = new Array(frameCount);
-  // "qualname (file:line)", or "file:line" for module-level code: the viewer's FUNCTION.
+  // "qualname (file:line)", or "file:line" for module-level code: the viewer's
+  // FUNCTION, with the file relative to its import root (the tooltip has it whole).
   function label(f) {
     let text = labels[f];
     if (text === undefined) {
-      const at = frameFile(f) + ":" + frameLine(f);
+      const at = shortFile(f) + ":" + frameLine(f);
       text = frameName(f) === "<module>" ? at : frameName(f) + " (" + at + ")";
       labels[f] = text;
     }
@@ -59,33 +61,9 @@
     return frameName(f) === "<module>" ? baseName(frameFile(f)) + ":" + frameLine(f) : frameName(f);
   }
 
-  // The path of a file below the import root it came from (site-packages,
-  // dist-packages, the standard library), or null for the program's own files.
-  function belowImportRoot(file) {
-    let m = /\/(?:site|dist)-packages\/(.+)$/.exec(file);
-    if (m) return m[1];
-    m = /\/lib\/python\d[\d.]*\/(.+)$/.exec(file);
-    return m ? m[1] : null;
-  }
-  function moduleOf(file) {
-    const frozen = /^<frozen (.+)>$/.exec(file);
-    if (frozen) return frozen[1];
-    if (file.startsWith("<")) return file;
-    const rel = belowImportRoot(file);
-    const path = (rel === null ? baseName(file) : rel).replace(/\.py[cw]?$/, "").replace(/\/__init__$/, "");
-    return path.split("/").join(".");
-  }
-  function packageOf(file) {
-    const frozen = /^<frozen (.+)>$/.exec(file);
-    if (frozen) return frozen[1].split(".")[0];
-    if (file.startsWith("<")) return file;
-    const rel = belowImportRoot(file);
-    if (rel === null) {   // the program's own: its directory
-      const slash = file.lastIndexOf("/");
-      return slash > 0 ? file.slice(0, slash + 1) : file;
-    }
-    return rel.split("/")[0].replace(/\.py[cw]?$/, "");
-  }
+  // Colour keys per frame, by the import root of its file (src/format/import_roots.hpp).
+  const moduleOf = (f) => strings[data.modules[f]];
+  const packageOf = (f) => strings[data.packages[f]];
   function hue(key) {
     let h = 2166136261;   // FNV-1a: the same key, the same colour, in every file
     for (let i = 0; i < key.length; i++) {
@@ -104,7 +82,7 @@
   function recolour() {
     const byKey = new Map();
     for (let f = 0; f < frameCount; f++) {
-      const key = colourKeyOf(frameFile(f));
+      const key = colourKeyOf(f);
       frameKeys[f] = key;
       let colour = byKey.get(key);
       if (colour === undefined) byKey.set(key, (colour = colourOf(key)));
@@ -258,7 +236,7 @@
     } else {
       const matches = matcherFor(query);
       state.matches = new Uint8Array(frameCount);
-      for (let f = 0; f < frameCount; f++) if (matches(label(f))) state.matches[f] = 1;
+      for (let f = 0; f < frameCount; f++) if (matches(label(f)) || matches(frameFile(f))) state.matches[f] = 1;
     }
     showMatches();
   }
@@ -432,7 +410,7 @@
     } else {
       const f = t.frame[node];
       name.textContent = frameName(f);
-      where.textContent = frameFile(f) + ":" + frameLine(f) + " \u00b7 " + colourKeyOf(frameFile(f));
+      where.textContent = frameFile(f) + ":" + frameLine(f) + " \u00b7 " + colourKeyOf(f);
       if (tracing) tipRow(table, "CALLS", countFormat.format(t.calls[node]));
       tipRow(table, "OWN", amountWithUnit(t.own[node]) + "  " + percent(t.own[node], total));
       if (tracing && t.calls[node] > 0) tipRow(table, "OWN/CALL", duration(t.own[node] / t.calls[node]));
