@@ -195,7 +195,8 @@ class Chromium:
         self.profile_dir = tempfile.mkdtemp(prefix="profiling-chromium-")
         self.process = subprocess.Popen(
             [self.binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-extensions", "--disable-background-networking", "--disable-component-update",
+             "--disable-extensions", "--disable-background-networking", "--disable-dev-shm-usage",
+             "--disable-component-update",
              "--remote-debugging-port=0", "--user-data-dir=" + self.profile_dir,
              "--window-size=%d,%d" % (self.width, self.height), "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
@@ -219,6 +220,7 @@ class Chromium:
     def page(self):
         """The first page target, attached."""
         port = re.match(r"ws://[^:]+:(\d+)/", self.endpoint).group(1)
+        targets = []
         for _ in range(100):
             # Never through a proxy the environment may name: the endpoint is local.
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -227,6 +229,8 @@ class Chromium:
             if targets:
                 break
             time.sleep(0.1)
+        if not targets:
+            raise RuntimeError("chromium has no page to drive")
         ws = WebSocket(targets[0]["webSocketDebuggerUrl"])
         self.sockets.append(ws)
         page = Page(ws)
