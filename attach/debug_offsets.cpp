@@ -27,6 +27,10 @@ struct DebugOffsetsPositions {
     std::size_t interp_imports_modules;
     std::size_t type_flags, type_basicsize, type_dictoffset, heap_type_cached_keys;
     std::size_t dict_keys, dict_values, long_tag, long_digits;
+    // Thread/GIL/GC state and locals.
+    std::size_t interp_gc, gc_collecting, interp_gil_state, interp_gil_holder, interp_gil_locked;
+    std::size_t iframe_localsplus, code_argcount, code_localsplusnames, code_localspluskinds;
+    std::size_t tuple_ob_item, type_tp_name;
 };
 
 constexpr std::array kPositions = {
@@ -45,6 +49,10 @@ constexpr std::array kPositions = {
         .interp_imports_modules = 88,
         .type_flags = 392, .type_basicsize = 0, .type_dictoffset = 0, .heap_type_cached_keys = 0,
         .dict_keys = 456, .dict_values = 464, .long_tag = 496, .long_digits = 504,
+        .interp_gc = 80, .gc_collecting = 576,
+        .interp_gil_state = 120, .interp_gil_holder = 144, .interp_gil_locked = 136,
+        .iframe_localsplus = 256, .code_argcount = 320, .code_localsplusnames = 328,
+        .code_localspluskinds = 336, .tuple_ob_item = 408, .type_tp_name = 376,
     },
     DebugOffsetsPositions{
         .minor = 14, .struct_size = 760,
@@ -61,6 +69,10 @@ constexpr std::array kPositions = {
         .interp_imports_modules = 96,
         .type_flags = 440, .type_basicsize = 0, .type_dictoffset = 0, .heap_type_cached_keys = 0,
         .dict_keys = 536, .dict_values = 544, .long_tag = 576, .long_digits = 584,
+        .interp_gc = 88, .gc_collecting = 656,
+        .interp_gil_state = 128, .interp_gil_holder = 152, .interp_gil_locked = 144,
+        .iframe_localsplus = 280, .code_argcount = 360, .code_localsplusnames = 368,
+        .code_localspluskinds = 376, .tuple_ob_item = 456, .type_tp_name = 424,
     },
     // 3.15 inserted base_frame, last_profiled_frame(_seq) into the thread-state group.
     DebugOffsetsPositions{
@@ -78,6 +90,11 @@ constexpr std::array kPositions = {
         .interp_imports_modules = 96,
         .type_flags = 504, .type_basicsize = 512, .type_dictoffset = 520, .heap_type_cached_keys = 536,
         .dict_keys = 632, .dict_values = 640, .long_tag = 672, .long_digits = 680,
+        // The unicode group grew a fifth field: gc moved to 752.
+        .interp_gc = 88, .gc_collecting = 760,
+        .interp_gil_state = 128, .interp_gil_holder = 152, .interp_gil_locked = 144,
+        .iframe_localsplus = 344, .code_argcount = 424, .code_localsplusnames = 432,
+        .code_localspluskinds = 440, .tuple_ob_item = 552, .type_tp_name = 488,
     },
 };
 
@@ -165,6 +182,29 @@ DebugOffsetsResult apply_debug_offsets(MemoryReader& memory, std::uint64_t runti
     if (unicode_object_size > 8 && unicode_object_size < 1024) {
         layout.compact_object_size = unicode_object_size - 8;
         layout.legacy_unicode_data = unicode_object_size - 8;
+    }
+    take(layout.iframe_localsplus, pos->iframe_localsplus);
+    take(layout.code_argcount, pos->code_argcount);
+    take(layout.code_localsplusnames, pos->code_localsplusnames);
+    take(layout.code_localspluskinds, pos->code_localspluskinds);
+    take(layout.tuple_items, pos->tuple_ob_item);
+    take(layout.type_name, pos->type_tp_name);
+    // The GC flag: the interpreter's gc struct plus the flag inside it.
+    if (Offset gc = field(pos->interp_gc), collecting = field(pos->gc_collecting);
+        gc > 0 && gc < (1 << 20) && collecting >= 0 && collecting < 4096) {
+        Offset value = gc + collecting;
+        if (layout.gc_collecting != value) {
+            layout.gc_collecting = value;
+            ++result.fields_overridden;
+        }
+    }
+    // The GIL's holder and lock word are given relative to the interpreter,
+    // for its own _gil: relative to the struct they apply to any GIL.
+    if (Offset gil = field(pos->interp_gil_state), holder = field(pos->interp_gil_holder),
+        locked = field(pos->interp_gil_locked);
+        gil > 0 && holder > gil && locked > gil && holder - gil < 256 && locked - gil < 256) {
+        layout.gil_last_holder = holder - gil;
+        layout.gil_locked = locked - gil;
     }
     Offset frame_size = field(pos->iframe_size);
     if (frame_size > 0 && frame_size < 1024) layout.iframe_size = static_cast<int>(frame_size);

@@ -24,6 +24,8 @@ bool is_interesting_symbol(const char* name) {
         "_PyRuntime", "Py_Version", "PyCode_Type", "_PyThreadState_Current",
         "interp_head", "PyUnicode_Type", "PyString_Type", "_Py_NoneStruct",
         "Py_GetVersion",
+        // 2.7/3.6 file-statics (.symtab only): the GC flag and the GIL's locks.
+        "collecting", "interpreter_lock", "gil_cond", "gil_mutex", "switch_cond", "switch_mutex",
     };
     for (const char* w : wanted) {
         if (std::string_view(name) == w) return true;

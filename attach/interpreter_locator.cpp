@@ -137,6 +137,35 @@ std::uint64_t interpreter_from_gil_holder(MemoryReader& memory, std::uint64_t cu
     return 0;
 }
 
+// Where the GIL's locks and the GC flag are, where they are not reached
+// through the interpreter (3.12+ and 3.9+ are read per interpreter).
+template <typename SymbolAddress>
+void locate_gil_and_gc(InterpreterLocation& where, const SymbolAddress& symbol_address) {
+    const Layout& layout = where.layout;
+    switch (layout.gc_model) {
+        case GcModel::StaticSymbol: where.gc_collecting_address = symbol_address("collecting"); break;
+        case GcModel::Runtime:
+            if (where.runtime != 0 && layout.gc_collecting != kAbsent) {
+                where.gc_collecting_address = where.runtime + static_cast<std::uint64_t>(layout.gc_collecting);
+            }
+            break;
+        case GcModel::Interpreter: break;
+    }
+    if (layout.major == 2) {
+        where.gil_lock_slot = symbol_address("interpreter_lock");
+    } else if (layout.gil_model == GilModel::CurrentSymbol) {
+        // 3.6: the GIL is file-static in ceval.c (.symtab only): pthread
+        // condition variables of 48 bytes and mutexes of 40 (glibc x86-64).
+        for (auto [name, size] : {std::pair{"gil_cond", 48}, {"gil_mutex", 40}, {"switch_cond", 48},
+                                  {"switch_mutex", 40}}) {
+            if (std::uint64_t at = symbol_address(name)) where.gil_regions.push_back({at, std::uint64_t(size)});
+        }
+    } else if (layout.runtime_gil != kAbsent && where.runtime != 0) {
+        where.gil_regions.push_back({where.runtime + static_cast<std::uint64_t>(layout.runtime_gil),
+                                     static_cast<std::uint64_t>(layout.gil_struct_size)});
+    }
+}
+
 }  // namespace
 
 std::string executable_path(pid_t pid) {
@@ -191,6 +220,8 @@ InterpreterLocation locate_interpreter(pid_t pid, MemoryReader& memory) {
                         "profile a default (GIL) build of the same program");
         }
     }
+
+    locate_gil_and_gc(where, symbol_address);
 
     if (where.layout.runtime_interpreters_head != kAbsent) {
         if (where.runtime == 0) {

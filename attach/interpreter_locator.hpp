@@ -26,6 +26,15 @@ struct InterpreterLocation {
     std::uint64_t fixed_interpreter = 0;     // stripped 2.7/3.6: the interpreter found via the GIL holder
     std::uint64_t current_tstate_slot = 0;   // where the GIL holder's tstate is stored (2.7-3.11)
     std::uint64_t code_type = 0;             // &PyCode_Type, 0 if unknown
+
+    // Thread and GIL state (thread_states.cpp); 0 / empty where unknown.
+    std::uint64_t gc_collecting_address = 0; // 2.7, 3.6: the static `collecting`; 3.7, 3.8: in _PyRuntime
+    std::uint64_t gil_lock_slot = 0;         // 2.7: the static `interpreter_lock` (a sem_t*)
+    struct Region {
+        std::uint64_t address = 0;
+        std::uint64_t size = 0;
+    };
+    std::vector<Region> gil_regions;         // 3.6-3.11: the GIL's mutexes and condition variables
 };
 
 // Throws profiling::Error with a user-facing message when the process does

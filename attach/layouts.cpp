@@ -25,6 +25,10 @@ constexpr Layout py27{
     .interp_modules = 16,
     .dict_model = DictModel::OpenTable27, .dict_keys = 40, .dict_values = kAbsent, .dict_mask = 32,
     .instance_dict = InstanceDictModel::DictOffset, .int_model = IntModel::Py2IntOrLong,
+    .gc_model = GcModel::StaticSymbol,
+    .frame_localsplus = 376,
+    .code_argcount = 16, .code_flags = 28, .code_nlocals = 20,
+    .code_varnames = 56, .code_cellvars = 72, .code_freevars = 64,
 };
 
 constexpr Layout py36{
@@ -38,6 +42,10 @@ constexpr Layout py36{
     .gil_model = GilModel::CurrentSymbol,
     .interp_modules = 16, .heaptype_cached_keys = 856,
     .dict_model = DictModel::Compact36, .instance_dict = InstanceDictModel::DictOffset,
+    .gc_model = GcModel::StaticSymbol,
+    .frame_localsplus = 376,
+    .code_argcount = 16, .code_kwonlyargcount = 20, .code_flags = 32, .code_nlocals = 24,
+    .code_varnames = 64, .code_cellvars = 80, .code_freevars = 72,
 };
 
 // 3.7.0-3.7.3 keep gilstate.tstate_current 88 bytes lower than 3.7.4+.
@@ -53,12 +61,19 @@ constexpr Layout py37_early{
     .gil_model = GilModel::RuntimeCurrent,
     .interp_modules = 40, .heaptype_cached_keys = 856,
     .dict_model = DictModel::Compact36, .instance_dict = InstanceDictModel::DictOffset,
+    // Where 3.7.0-3.7.3 keep the GIL struct and the GC flag was not measured: unknown.
+    .gc_model = GcModel::Runtime,
+    .frame_localsplus = 360,
+    .code_argcount = 16, .code_kwonlyargcount = 20, .code_flags = 32, .code_nlocals = 24,
+    .code_varnames = 64, .code_cellvars = 80, .code_freevars = 72,
 };
 
 constexpr Layout py37 = [] {
     Layout l = py37_early;
     l.first_micro = 4;
     l.runtime_tstate_current = 1480;
+    l.runtime_gil = 1264;
+    l.gc_collecting = 632;
     return l;
 }();
 
@@ -74,6 +89,11 @@ constexpr Layout py38{
     .gil_model = GilModel::RuntimeCurrent,
     .interp_modules = 56, .heaptype_cached_keys = 872,
     .dict_model = DictModel::Compact36, .instance_dict = InstanceDictModel::DictOffset,
+    .runtime_gil = 1152,
+    .gc_model = GcModel::Runtime, .gc_collecting = 544,
+    .frame_localsplus = 360,
+    .code_argcount = 16, .code_posonlyargcount = 20, .code_kwonlyargcount = 24, .code_flags = 36,
+    .code_nlocals = 28, .code_varnames = 72, .code_cellvars = 88, .code_freevars = 80,
 };
 
 constexpr Layout py39 = [] {
@@ -82,6 +102,9 @@ constexpr Layout py39 = [] {
     l.runtime_tstate_current = 568;
     l.interp_modules = 856;
     l.heaptype_cached_keys = 864;
+    l.runtime_gil = 352;
+    l.gc_model = GcModel::Interpreter;
+    l.gc_collecting = 816;
     return l;
 }();
 
@@ -92,6 +115,7 @@ constexpr Layout py310 = [] {
     l.lasti_to_bytes = 2;   // f_lasti counts 2-byte instructions
     l.line_format = LT::Linetable310;
     l.heaptype_cached_keys = 872;
+    l.frame_localsplus = 352;
     return l;
 }();
 
@@ -110,6 +134,11 @@ constexpr Layout py311{
     .gil_model = GilModel::RuntimeCurrent,
     .interp_modules = 888, .heaptype_cached_keys = 872,
     .dict_model = DictModel::Compact311, .instance_dict = InstanceDictModel::Managed311,
+    .runtime_gil = 360,
+    .gc_model = GcModel::Interpreter, .gc_collecting = 848,
+    .iframe_localsplus = 72,
+    .code_argcount = 56, .code_posonlyargcount = 60, .code_kwonlyargcount = 64, .code_flags = 48,
+    .code_localsplusnames = 96, .code_localspluskinds = 104,
 };
 
 constexpr Layout py312{
@@ -130,6 +159,10 @@ constexpr Layout py312{
     .interp_modules = 944, .heaptype_cached_keys = 880,
     .dict_model = DictModel::Compact311, .instance_dict = InstanceDictModel::DictOrValues312,
     .int_model = IntModel::TaggedDigits,
+    .gc_model = GcModel::Interpreter, .gc_collecting = 312,
+    .iframe_localsplus = 72,
+    .code_argcount = 52, .code_posonlyargcount = 56, .code_kwonlyargcount = 60, .code_flags = 48,
+    .code_localsplusnames = 96, .code_localspluskinds = 104,
 };
 
 constexpr Layout py313{
@@ -149,6 +182,10 @@ constexpr Layout py313{
     .interp_modules = 7656, .heaptype_cached_keys = 880,
     .dict_model = DictModel::Compact311, .dict_values_items = 8,
     .instance_dict = InstanceDictModel::InlineValues313, .int_model = IntModel::TaggedDigits,
+    .gc_model = GcModel::Interpreter, .gc_collecting = 7600,   // gc 7400 + collecting 200
+    .iframe_localsplus = 72,
+    .code_argcount = 52, .code_posonlyargcount = 56, .code_kwonlyargcount = 60, .code_flags = 48,
+    .code_localsplusnames = 96, .code_localspluskinds = 104,
 };
 
 constexpr Layout py314 = [] {
@@ -163,6 +200,10 @@ constexpr Layout py314 = [] {
     l.code_adaptive = 208;
     l.code_first_traceable = 192;
     l.interp_modules = 7688;
+    l.gc_collecting = 7408 + 192;
+    l.iframe_localsplus = 80;
+    l.locals_are_tagged = true;  // localsplus holds _PyStackRefs
+    l.tuple_items = 32;          // tuples cache their hash before ob_item
     return l;
 }();
 
@@ -179,6 +220,7 @@ constexpr Layout py315 = [] {
     l.interp_modules = 7592;
     l.heaptype_cached_keys = 888;
     l.resume_code_units = 2;     // RESUME gained an inline cache entry
+    l.gc_collecting = 7400 + 112;
     return l;
 }();
 

@@ -48,6 +48,13 @@ enum class InstanceDictModel : std::uint8_t {
     InlineValues313,    // 3.13+: dict at -24, else PyDictValues inline at tp_basicsize
 };
 
+// Where the garbage collector's `collecting` flag lives.
+enum class GcModel : std::uint8_t {
+    StaticSymbol,       // 2.7, 3.6: static int collecting in gcmodule.c (.symtab only)
+    Runtime,            // 3.7, 3.8: _PyRuntime.gc.collecting
+    Interpreter,        // 3.9+: interp->gc.collecting
+};
+
 enum class IntModel : std::uint8_t {
     Py2IntOrLong,       // 2.7: PyIntObject (ob_ival) or PyLongObject (ob_size)
     SizedDigits,        // 3.0-3.11: ob_size = +/- digit count, 30-bit digits
@@ -145,6 +152,35 @@ struct Layout {
     Offset long_size = 16;                   // ob_size, or lv_tag (3.12+)
     Offset long_digits = 24;                 // ob_digit[]
     Offset int_value = 16;                   // 2.7 PyIntObject.ob_ival
+
+    // Thread and GIL state (thread_states.cpp). The GIL struct is
+    // `struct _gil_runtime_state` (3.6+): a thread blocked in a futex inside
+    // it is waiting for the GIL. 2.7 has a semaphore behind a pointer.
+    Offset runtime_gil = kAbsent;            // 3.7-3.11: _PyRuntime.ceval.gil (the struct itself)
+    Offset gil_struct_size = 208;            // sizeof(struct _gil_runtime_state), glibc x86-64
+    GcModel gc_model = GcModel::StaticSymbol;
+    Offset gc_collecting = kAbsent;          // int collecting: in _PyRuntime (3.7, 3.8) or the interpreter (3.9+)
+
+    // Locals (frame_locals.cpp).
+    Offset frame_localsplus = kAbsent;       // <= 3.10: PyFrameObject.f_localsplus
+    Offset iframe_localsplus = kAbsent;      // 3.11+: _PyInterpreterFrame.localsplus
+    bool locals_are_tagged = false;          // 3.14+: _PyStackRef, clear low 2 bits
+    Offset code_argcount = kAbsent;          // int
+    Offset code_posonlyargcount = kAbsent;   // int, 3.8+
+    Offset code_kwonlyargcount = kAbsent;    // int, 3.x
+    Offset code_flags = kAbsent;             // int
+    Offset code_nlocals = kAbsent;           // int, <= 3.10
+    Offset code_varnames = kAbsent;          // tuple, <= 3.10
+    Offset code_cellvars = kAbsent;          // tuple, <= 3.10
+    Offset code_freevars = kAbsent;          // tuple, <= 3.10
+    Offset code_localsplusnames = kAbsent;   // tuple, 3.11+
+    Offset code_localspluskinds = kAbsent;   // bytes, 3.11+
+    Offset tuple_items = 24;                 // PyTupleObject.ob_item (3.14+: 32, after ob_hash)
+    Offset type_name = 24;                   // PyTypeObject.tp_name (char*)
+    Offset float_value = 16;                 // PyFloatObject.ob_fval
+    Offset cell_ref = 16;                    // PyCellObject.ob_ref
+    Offset py2_unicode_length = 16;          // 2.7 PyUnicodeObject.length
+    Offset py2_unicode_data = 24;            //   .str (Py_UNICODE*, UCS-4 here)
 
     // Bytes of a thread state / code object to read so every field above is covered.
     std::size_t thread_state_span() const;

@@ -290,7 +290,7 @@ bool StackWalker::walk_frame_objects(std::uint64_t frame) {
         if (back == frame) return false;
         auto lasti = field<std::int32_t>(bytes, layout_.frame_lasti);
         raw_.push_back({field<std::uint64_t>(bytes, layout_.frame_code),
-                        std::int64_t{lasti} * layout_.lasti_to_bytes, 0});
+                        std::int64_t{lasti} * layout_.lasti_to_bytes, 0, frame});
         frame = back;
     }
     return true;
@@ -322,7 +322,7 @@ bool StackWalker::walk_interpreter_frames(std::uint64_t frame, const unsigned ch
             auto code = field<std::uint64_t>(block, layout_.iframe_code);
             if (layout_.code_is_tagged) code &= ~std::uint64_t{3};
             raw_.push_back({code, static_cast<std::int64_t>(field<std::uint64_t>(block, layout_.iframe_instr)),
-                            owner});
+                            owner, frame});
         }
         frame = previous;
     }
@@ -359,7 +359,7 @@ bool StackWalker::resolve_frames(std::vector<FrameRef>& out) {
             continue;
         }
         if (layout_.frame_model == FrameModel::FrameObjects) {
-            out.push_back({code, line_of(code, raw.position, raw.position)});
+            out.push_back({code, line_of(code, raw.position, raw.position), raw.frame, raw.code});
             continue;
         }
         auto offset = static_cast<std::int64_t>(static_cast<std::uint64_t>(raw.position) -
@@ -367,7 +367,7 @@ bool StackWalker::resolve_frames(std::vector<FrameRef>& out) {
         // Frames still in their prologue (and 3.13's __init__ cleanup shim,
         // which never gets past it) are not part of the Python stack.
         bool incomplete = raw.owner != layout_.generator_owner && offset < code->first_traceable_byte;
-        if (!incomplete) out.push_back({code, line_of(code, raw.position, offset)});
+        if (!incomplete) out.push_back({code, line_of(code, raw.position, offset), raw.frame, raw.code});
     }
     return true;
 }
@@ -585,6 +585,7 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
         thread = ThreadSample{};
         thread.frames = std::move(frames);
         thread.thread_state = tstates_[i];
+        thread.interpreter = owners_[i];
         const unsigned char* block = tstate_blocks_.data() + i * span;
         read_thread_ids(block, thread);
         if (!thread.native_id && layout_.tstate_native_thread_id == kAbsent) {
@@ -645,13 +646,14 @@ ProcessStacks StackWalker::snapshot() {
     for (const ThreadSample& sample : this->sample()) {
         ThreadStack thread;
         thread.thread_id = sample.thread_id;
+        thread.interpreter = sample.interpreter;
         thread.native_id = sample.native_id;
         thread.name = sample.name;
         thread.holds_gil = sample.holds_gil;
         thread.complete = sample.complete;
         for (const FrameRef& ref : sample.frames) {
             thread.frames.push_back(Frame{ref.code->name, ref.code->qualname, ref.code->file, ref.line,
-                                          ref.code->first_line});
+                                          ref.code->first_line, ref.frame, ref.code_address, {}});
         }
         stacks.threads.push_back(std::move(thread));
     }

@@ -22,10 +22,13 @@ namespace profiling::attach {
 struct FrameRef {
     const CodeInfo* code = nullptr;
     std::int32_t line = 0;
+    std::uint64_t frame = 0;         // the frame's address (PyFrameObject / _PyInterpreterFrame)
+    std::uint64_t code_address = 0;  // the code object's
 };
 
 struct ThreadSample {
     std::uint64_t thread_state = 0;          // address of the PyThreadState
+    std::uint64_t interpreter = 0;           // address of its PyInterpreterState
     std::uint64_t thread_id = 0;             // pthread_self()
     std::optional<std::int32_t> native_id;   // kernel tid
     std::optional<std::string> name;         // threading name, where readable
@@ -53,12 +56,17 @@ public:
 
     const InterpreterLocation& location() const { return where_; }
 
+    // Each interpreter's GIL struct (3.12+; 0 where unknown), as of the last sample.
+    const std::vector<std::uint64_t>& interpreter_addresses() const { return interpreters_; }
+    const std::vector<std::uint64_t>& gil_structs() const { return gil_structs_; }
+
 private:
     // One frame as read, before its code object is resolved.
     struct RawFrame {
         std::uint64_t code = 0;
         std::int64_t position = 0;   // byte offset (frame objects) or instruction address (3.11+)
         std::uint8_t owner = 0;
+        std::uint64_t frame = 0;     // where the frame was read
     };
 
     // What one batched read at the start of a sample gives for each interpreter.

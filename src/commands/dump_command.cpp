@@ -5,7 +5,10 @@
 #include "attach/proc_maps.hpp"
 #include "attach/process_freezer.hpp"
 #include "attach/process_memory.hpp"
+#include "attach/frame_locals.hpp"
+#include "attach/object_repr.hpp"
 #include "attach/stack_walker.hpp"
+#include "attach/thread_states.hpp"
 #include "src/format/stack_format.hpp"
 
 #include <cstdio>
@@ -17,20 +20,32 @@ int run_dump(const DumpOptions& options) {
     attach::ProcessMemory memory(options.pid);
     const attach::InterpreterLocation where = attach::locate_attach_target(options.pid, memory);
     attach::StackWalker walker(where, memory);
+    attach::ThreadStateReader states(where, memory);
+    attach::ObjectReprReader objects(memory, where.layout);
 
     ProcessStacks stacks;
     {
         std::optional<attach::ProcessFreezer> frozen;
         if (options.blocking) frozen.emplace(options.pid);
         stacks = walker.snapshot();
+        // Right after the stacks: the GIL and OS state of the same moment.
+        states.describe(stacks, walker.interpreter_addresses(), walker.gil_structs());
+        if (options.locals) {
+            for (ThreadStack& thread : stacks.threads) {
+                for (Frame& frame : thread.frames) {
+                    frame.locals = attach::read_frame_locals(memory, where.layout, objects, frame.frame_address,
+                                                             frame.code_address);
+                }
+            }
+        }
     }   // threads resume here, before any output is written
 
     if (options.json) {
-        std::string text = stacks_to_json(stacks).dump(2) + "\n";
+        std::string text = stacks_to_json(stacks, options.locals).dump(2) + "\n";
         std::fwrite(text.data(), 1, text.size(), stdout);
     } else {
         DumpHeader header{attach::read_cmdline(options.pid), where.runtime_file};
-        std::string text = format_stacks_text(stacks, header);
+        std::string text = format_stacks_text(stacks, header, options.locals);
         std::fwrite(text.data(), 1, text.size(), stdout);
     }
     return 0;

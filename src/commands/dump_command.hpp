@@ -9,6 +9,7 @@ struct DumpOptions {
     pid_t pid = 0;
     bool json = false;
     bool blocking = false;   // stop the threads for one consistent read
+    bool locals = false;     // each frame's arguments and local variables
 };
 
 // Prints the dump to stdout; returns the exit status. Throws profiling::Error.

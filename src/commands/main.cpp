@@ -7,7 +7,7 @@
 //   profiling attach PID [options] [--live]        sample a running process
 //   profiling live-profile [-S] [options] SCRIPT|-m MODULE [-- ARGS...]
 //                                                  launch and show it live
-//   profiling dump PID [--json] [--blocking]        print every thread's stack
+//   profiling dump PID [--json] [--blocking] [--locals]   print every thread's stack
 //   profiling view FILE.prf                        show a saved profile
 //   profiling remote-profile -S [options] [--bind ADDR] SCRIPT|-m MODULE [-- ARGS...]
 //                                                  launch and serve the profile
@@ -229,6 +229,8 @@ int main(int argc, char** argv) {
     auto* dump_cmd = app.add_subcommand("dump", "Print every thread's Python stack of a running process");
     dump_cmd->add_option("pid", dump_pid_text, "Process id of the Python program")->required();
     dump_cmd->add_flag("--json", dump.json, "Print JSON (frames innermost first) instead of text");
+    dump_cmd->add_flag("--locals", dump.locals,
+                       "Show each frame's arguments and local variables (a short repr read from memory)");
     dump_cmd->add_flag("--blocking", dump.blocking,
                        "Stop the process's threads (ptrace) for one consistent read, then resume them");
 

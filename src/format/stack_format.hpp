@@ -14,10 +14,15 @@ struct DumpHeader {
 };
 
 // Innermost frame last, like a Python traceback.
-std::string format_stacks_text(const ProcessStacks& stacks, const DumpHeader& header);
+// With `locals`, each frame is followed by its arguments and locals.
+std::string format_stacks_text(const ProcessStacks& stacks, const DumpHeader& header, bool locals = false);
 
 // {"pid", "python", "threads": [{"thread_id", "native_id", "name", "frames": [...]}]},
 // frames innermost first.
-nlohmann::json stacks_to_json(const ProcessStacks& stacks);
+nlohmann::json stacks_to_json(const ProcessStacks& stacks, bool locals = false);
+
+// "has the GIL", "waiting for the GIL", ... (text); "has_gil", ... (JSON).
+std::string thread_state_text(ThreadState state);
+std::string thread_state_key(ThreadState state);
 
 }  // namespace profiling
