@@ -170,6 +170,7 @@ App::Action App::handle(const Key& key) {
         case 27: model_.defocus(); return Action::Redraw;
         case '[': model_.cycle_sort(-1); return Action::Redraw;
         case ']': model_.cycle_sort(1); return Action::Redraw;
+        case 'p': model_.toggle_full_paths(); return Action::Redraw;
         case 't': model_.cycle_thread(1); return Action::Redraw;
         case 'T': model_.cycle_thread(-1); return Action::Redraw;
         case '?': help_ = !help_; return Action::Redraw;
@@ -193,6 +194,7 @@ std::vector<std::string> App::help_lines(int width) const {
         "esc defocus",
         "[ ] sort column",
         "t T thread",
+        "p full paths",
         "? close help",
     };
     if (feed_ && !feed_->output_path.empty()) items.push_back("program output: " + sanitize(feed_->output_path));

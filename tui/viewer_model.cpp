@@ -91,6 +91,7 @@ void ViewerModel::apply(std::shared_ptr<const Profile> profile) {
     // labels are cheap to remake lazily, so none is trusted across updates.
     labels_.clear();
     labels_.resize(profile_->frames.size());
+    roots_ = ImportRoots(*profile_);
     rebuild_tree();
 }
 
@@ -468,6 +469,12 @@ void ViewerModel::hotspot() {
     rebuild_rows();
 }
 
+void ViewerModel::toggle_full_paths() {
+    full_paths_ = !full_paths_;
+    labels_.assign(labels_.size(), Label{});   // every label made again; FUNCTION order may change
+    if (profile_) rebuild_rows();
+}
+
 void ViewerModel::toggle_layout() {
     if (layout_ == Layout::Nested) {
         // FLAT's cursor goes to the same function, or follows the top row
@@ -536,7 +543,7 @@ const ViewerModel::Label& ViewerModel::label_entry(FrameId frame) {
     if (!entry.ready) {
         if (profile_ && frame < profile_->frames.size()) {
             const FrameInfo& info = profile_->frames[frame];
-            entry.text = sanitize(info.label());
+            entry.text = sanitize(display_label(info, roots_, full_paths_));
             const std::string& name = info.qualname ? *info.qualname : info.function;
             entry.name_size = name == "<module>" ? 0 : static_cast<std::uint32_t>(std::min(entry.text.size(), sanitize(name).size()));
         } else {

@@ -16,6 +16,7 @@
 
 #include "profiling/profile.hpp"
 #include "tui/columns.hpp"
+#include "src/format/import_roots.hpp"
 #include "tui/flat_map.hpp"
 #include "tui/view_tree.hpp"
 
@@ -144,6 +145,8 @@ public:
     void defocus();         // esc: back to the whole tree
     void hotspot();         // >: follow the heaviest child down to where the time is spent
     void toggle_layout();   // '\': NESTED <-> FLAT
+    void toggle_full_paths();   // p: files below their import root <-> full paths
+    bool shows_full_paths() const { return full_paths_; }
     void cycle_sort(int direction);     // ] +1, [ -1
     void cycle_thread(int direction);   // t +1, T -1: all threads, then each thread
 
@@ -209,6 +212,10 @@ private:
     std::size_t top_ = 0;
     std::size_t viewport_ = 20;
     std::vector<Label> labels_;
+    // Files are shown below their import root (src/format/import_roots.hpp)
+    // unless full_paths_ (--full-paths, or the p key).
+    ImportRoots roots_{std::string()};
+    bool full_paths_ = profiling::full_paths();
     // Scratch reused between builds.
     std::vector<std::pair<NodeId, std::uint32_t>> work_;
     std::vector<NodeId> siblings_;

@@ -17,6 +17,7 @@
 #include "profiling/errors.hpp"
 #include "protocol/remote_cli.hpp"
 #include "src/format/collapsed_stacks.hpp"
+#include "src/format/import_roots.hpp"
 #include "src/commands/dump_command.hpp"
 #include "src/commands/pid_argument.hpp"
 #include "src/format/profile_file.hpp"
@@ -57,6 +58,21 @@ void add_export_options(CLI::App& app, Exports& exports) {
                    "Write an HTML flame graph to FILE: one self-contained page, opens offline in any browser");
 }
 
+// Files are named below their import root everywhere (the standard
+// library, site-packages, the program's directory); this asks for full paths.
+bool g_full_paths_flag = false;
+void add_full_paths_flag(CLI::App& app) {
+    app.add_flag("--full-paths", g_full_paths_flag,
+                 "Show files with their full paths, not relative to the standard library, site-packages or the "
+                 "program's directory (saved profiles always keep them)");
+}
+
+// --dump, --flamegraph, ... and --full-paths: every command that shows or exports a profile.
+void add_presentation_options(CLI::App& app, Exports& exports) {
+    add_export_options(app, exports);
+    add_full_paths_flag(app);
+}
+
 // Sampling options shared by launch and attach.
 void add_sampling_options(CLI::App& app, RecordOptions& options, std::string& mode) {
     app.add_option("--rate", options.sampler.rate_hz, "Samples per second (default 1000)")
@@ -65,7 +81,7 @@ void add_sampling_options(CLI::App& app, RecordOptions& options, std::string& mo
         ->check(CLI::IsMember({"cpu", "wall"}));
     app.add_option("--duration", options.sampler.duration_s, "Stop sampling after this many seconds")
         ->check(CLI::PositiveNumber);
-    add_export_options(app, options.exports);
+    add_presentation_options(app, options.exports);
 }
 
 SampleMode parse_mode(const std::string& mode) { return mode == "wall" ? SampleMode::Wall : SampleMode::Cpu; }
@@ -221,7 +237,7 @@ int main(int argc, char** argv) {
     timeit_cmd->prefix_command();
     timeit_cmd->allow_extras();
     timeit_cmd->add_option("--python", timeit_python, "Python interpreter (default: python3 on PATH)");
-    add_export_options(*timeit_cmd, timeit_options.exports);
+    add_presentation_options(*timeit_cmd, timeit_options.exports);
     add_timer_option(*timeit_cmd, timeit_timer);
 
     DumpOptions dump;
@@ -246,6 +262,7 @@ int main(int argc, char** argv) {
                          "Hide nodes below this percent of samples (default 0.1)");
     protocol::ViewRemoteOptions remote_view;
     protocol::add_view_remote_options(*view_cmd, remote_view);
+    add_full_paths_flag(*view_cmd);
 
     std::string convert_path;
     Exports convert_exports;
@@ -259,6 +276,7 @@ int main(int argc, char** argv) {
     // the newest), through the same safe writer as every output.
     convert_cmd->add_option("--dump", convert_exports.dump, "Write the profile again as a .prf to FILE");
     convert_cmd->add_option("--html", convert_exports.html, "Write an HTML flame graph (one offline page) to FILE");
+    add_full_paths_flag(*convert_cmd);
 
     try {
         app.parse(own_argc, argv);
@@ -266,6 +284,8 @@ int main(int argc, char** argv) {
         const int status = app.exit(e);
         return status == 0 ? 0 : 2;   // --help is not an error; every usage error is 2
     }
+
+    set_full_paths(g_full_paths_flag);
 
     // A PID is checked here rather than by CLI11, whose range message
     // prints a 300-digit float: one line, status 2 as for usage errors.

@@ -1,5 +1,6 @@
 #include "src/format/collapsed_stacks.hpp"
 
+#include "src/format/import_roots.hpp"
 #include "src/format/output_file.hpp"
 
 #include <fmt/format.h>
@@ -57,7 +58,7 @@ std::string collapsed_frame_text(std::string_view label) {
 std::string collapsed_stacks(const Profile& profile, const CollapsedOptions& options) {
     std::vector<std::string> frame_text;
     frame_text.reserve(profile.frames.size());
-    for (const FrameInfo& frame : profile.frames.all()) frame_text.push_back(collapsed_frame_text(frame.label()));
+    for (const std::string& label : display_labels(profile)) frame_text.push_back(collapsed_frame_text(label));
 
     Lines lines;
     if (options.per_thread) {

@@ -125,7 +125,7 @@ std::string html_profile_json(const Profile& profile) {
         frames.push_back(strings.id(has_qualname ? *f.qualname : f.function));
         frames.push_back(strings.id(f.file));
         frames.push_back(static_cast<std::uint32_t>(f.first_line < 0 ? 0 : f.first_line));
-        short_files.push_back(strings.id(roots.shorten(f.file)));
+        short_files.push_back(strings.id(full_paths() ? f.file : roots.shorten(f.file)));
         modules.push_back(strings.id(roots.module_of(f.file)));
         packages.push_back(strings.id(roots.package_of(f.file)));
     }

@@ -1,5 +1,7 @@
 #include "src/format/import_roots.hpp"
 
+#include <atomic>
+#include <unordered_map>
 #include <vector>
 
 namespace profiling {
@@ -126,6 +128,38 @@ std::string ImportRoots::package_of(std::string_view file) const {
     }
     const std::string_view below = file.substr(root);
     return std::string(without_py(below.substr(0, below.find('/'))));
+}
+
+namespace {
+std::atomic<bool> g_full_paths{false};
+}  // namespace
+
+void set_full_paths(bool full) { g_full_paths.store(full, std::memory_order_relaxed); }
+bool full_paths() { return g_full_paths.load(std::memory_order_relaxed); }
+
+std::string display_label(const FrameInfo& frame, const ImportRoots& roots, bool full) {
+    if (full) return frame.label();
+    FrameInfo shown = frame;
+    shown.file = roots.shorten(frame.file);
+    return shown.label();
+}
+
+std::vector<std::string> display_labels(const Profile& profile) {
+    std::vector<std::string> labels;
+    labels.reserve(profile.frames.size());
+    const ImportRoots roots(profile);
+    std::unordered_map<std::string, std::size_t> first_with;   // label -> first frame that reads so
+    std::vector<bool> clash(profile.frames.size(), false);
+    for (const FrameInfo& frame : profile.frames.all()) {
+        const std::size_t id = labels.size();
+        labels.push_back(display_label(frame, roots));
+        auto [it, fresh] = first_with.try_emplace(labels.back(), id);
+        if (!fresh) clash[id] = clash[it->second] = true;
+    }
+    for (std::size_t id = 0; id < labels.size(); ++id) {
+        if (clash[id]) labels[id] = profile.frames[static_cast<FrameId>(id)].label();
+    }
+    return labels;
 }
 
 }  // namespace profiling

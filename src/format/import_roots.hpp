@@ -14,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace profiling {
 
@@ -41,5 +42,20 @@ private:
 
     std::string program_dir_;
 };
+
+// Whether views show full paths instead (`--full-paths`): one setting for
+// the process, made once from the command line before anything is shown.
+void set_full_paths(bool full);
+bool full_paths();
+
+// A frame's label as every view shows it: FrameInfo::label() with the file
+// below its import root, or with its full path when `full` (by default, as
+// --full-paths says).
+std::string display_label(const FrameInfo& frame, const ImportRoots& roots, bool full = full_paths());
+
+// display_label() of every frame of `profile`, by FrameId. Two frames that
+// would read the same (`requests/api.py` of two environments) keep their
+// full paths.
+std::vector<std::string> display_labels(const Profile& profile);
 
 }  // namespace profiling

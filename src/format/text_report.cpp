@@ -1,5 +1,6 @@
 #include "src/format/text_report.hpp"
 
+#include "src/format/import_roots.hpp"
 #include "src/format/duration_format.hpp"
 
 #include <fmt/format.h>
@@ -215,7 +216,7 @@ std::string thread_title(const Profile& profile, const ThreadProfile& thread) {
 std::string format_text_report(const Profile& profile, const TextReportOptions& options) {
     std::vector<std::string> labels;
     labels.reserve(profile.frames.size());
-    for (const FrameInfo& frame : profile.frames.all()) labels.push_back(one_line(frame.label()));
+    for (const std::string& label : display_labels(profile)) labels.push_back(one_line(label));
 
     std::string out = format_header(profile);
     if (options.per_thread) {

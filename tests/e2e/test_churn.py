@@ -134,7 +134,7 @@ def run(args, tmp):
     flame = os.path.join(tmp, "churn.txt")
     dump = os.path.join(tmp, "churn.prf")
     cmd = [args.profiling, "-S", "--python", args.python, "--mode", "wall", "--rate", str(args.rate),
-           "--flamegraph", flame, "--dump", dump, TARGET, "--", str(args.seconds)]
+           "--flamegraph", flame, "--full-paths", "--dump", dump, TARGET, "--", str(args.seconds)]
     started = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0

@@ -279,6 +279,14 @@ def main():
         check(r.returncode == 0 and r.stdout == data, "convert --html - writes the page to stdout")
         check(data.count(b"</script>") == 2, "the page closes exactly its two script elements")
         deep, total = deep_by_function(args.profiling, prf)
+        # Readable names in the text report too; --full-paths gives them whole.
+        short = run([args.profiling, "view", "--text", prf]).stdout.decode()
+        full = run([args.profiling, "view", "--text", "--full-paths", prf]).stdout.decode()
+        check("heavy (html_shapes.py:" in short and TARGET not in short.split("FUNCTION", 1)[1],
+              "view --text names the program's files relative to its directory")
+        check("heavy (%s:" % TARGET in full, "view --text --full-paths names them whole")
+        r = run([args.profiling, "convert", prf, "--flamegraph", "-"])
+        check(b"heavy (html_shapes.py:" in r.stdout, "collapsed stacks use the short names")
         check(all(deep.get(n, 0) > 0 for n in ["heavy", "light", "work", HOSTILE, UNICODE]),
               "the profile has every function of the target: %r" % deep)
 

@@ -58,3 +58,26 @@ TEST_CASE("import roots: the program's directory from the command line, or its m
     profile.info.command = "python3 other.py";   // relative, and no frame of it: unknown
     CHECK(ImportRoots(profile).program_dir().empty());
 }
+
+TEST_CASE("import roots: labels as views show them; a clash or --full-paths keeps the full path") {
+    Profile profile;
+    profile.info.command = "/usr/bin/python3 /srv/app/main.py";
+    const FrameId lib = profile.frames.intern({"serve", std::nullopt, "/usr/lib/python3.11/socketserver.py", 359});
+    const FrameId own = profile.frames.intern({"<module>", std::nullopt, "/srv/app/main.py", 1});
+    const FrameId venv_a = profile.frames.intern({"get", std::nullopt, "/a/lib/python3.11/site-packages/r/api.py", 9});
+    const FrameId venv_b = profile.frames.intern({"get", std::nullopt, "/b/lib/python3.11/site-packages/r/api.py", 9});
+    std::vector<std::string> labels = display_labels(profile);
+    CHECK(labels[lib] == "serve (socketserver.py:359)");
+    CHECK(labels[own] == "main.py:1");
+    CHECK(labels[venv_a] == "get (/a/lib/python3.11/site-packages/r/api.py:9)");   // would read the same
+    CHECK(labels[venv_b] == "get (/b/lib/python3.11/site-packages/r/api.py:9)");
+
+    set_full_paths(true);
+    labels = display_labels(profile);
+    set_full_paths(false);
+    CHECK(labels[lib] == "serve (/usr/lib/python3.11/socketserver.py:359)");
+    CHECK(labels[own] == "/srv/app/main.py:1");
+    const ImportRoots roots(profile);
+    CHECK(display_label(profile.frames[lib], roots, true) == "serve (/usr/lib/python3.11/socketserver.py:359)");
+    CHECK(display_label(profile.frames[lib], roots, false) == "serve (socketserver.py:359)");
+}

@@ -563,3 +563,19 @@ TEST_CASE("the model's memory follows the tree, not the samples", "[viewer]") {
     CHECK(few == many);
     CHECK(few < 2201 * 200);   // well under 200 bytes per node
 }
+
+TEST_CASE("files read below their import root; p shows the full paths and back", "[viewer]") {
+    ProfileBuilder b;
+    b.profile().info.command = "/usr/bin/python3 /srv/app/main.py";
+    const FrameId serve = b.profile().frames.intern(
+        FrameInfo{"serve", std::string("Server.serve"), "/usr/lib/python3.11/socketserver.py", 359});
+    b.profile().thread(1).tree.add(std::vector<FrameId>{serve}, 360, 2);
+    ViewerModel model(manual());
+    model.offer(b.build());
+    CHECK_FALSE(model.shows_full_paths());
+    CHECK(model.selected_label() == "Server.serve (socketserver.py:359)");
+    model.toggle_full_paths();
+    CHECK(model.selected_label() == "Server.serve (/usr/lib/python3.11/socketserver.py:359)");
+    model.toggle_full_paths();
+    CHECK(model.selected_label() == "Server.serve (socketserver.py:359)");
+}
