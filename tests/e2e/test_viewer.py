@@ -13,7 +13,8 @@ row is in reverse video: the cursor). Checked:
   heaviest path (computed from the text report); ← goes to the parent, then
   folds; → expands, then enters; enter focuses, esc defocuses; \\ FLAT, whose
   OWN and DEEP match sums over the NESTED tree (DEEP once per sample under
-  recursion); [ ] sort by each column; ? shows the help line; resize redraws
+  recursion); [ ] sort by each column; ? shows the help line; files read
+  relative to the program's directory and p shows them whole; resize redraws
   cleanly; q restores the terminal (stty sane, exit status 0).
   viewer_shapes.py: PgDn PgUp Home End; a UTF-8 name (naïve_計算) drawn and
   aligned; recursion in FLAT.
@@ -490,6 +491,13 @@ def test_saved_dump(args, tmp):
         # ? help line.
         s = tmux.press("?", lambda s: "> hotspot" in s.text() and "q quit" in s.text(), "? to show the help")
         s = tmux.press("?", lambda s: "> hotspot" not in s.text(), "? to hide the help")
+
+        # Files relative to the program's directory; p shows them whole, p again not.
+        target = os.path.join(TARGETS, "cpu_split.py")
+        check("(cpu_split.py:" in s.text() and target not in "\n".join(s.lines[3:]),
+              "short file names below the title: %s" % s.text())
+        s = tmux.press("p", lambda s: ("(%s:" % target) in s.text(), "p to show full paths")
+        s = tmux.press("p", lambda s: target not in "\n".join(s.lines[3:]), "p to show short names again")
 
         # Resize: everything fits the new width, nothing is left over.
         tmux.resize(100, 24)
