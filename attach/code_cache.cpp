@@ -78,7 +78,10 @@ std::optional<CodeInfo> CodeCache::decode(std::uint64_t address, const Identity&
 
 void CodeCache::trim() {
     retired_.clear();
-    if (entries_.size() >= kMaxEntries) entries_.clear();
+    if (entries_.size() >= kMaxEntries) {
+        entries_.clear();
+        ++epoch_;
+    }
 }
 
 const CodeInfo* CodeCache::resolve_with(std::uint64_t address, const Identity& identity) {
@@ -89,6 +92,7 @@ const CodeInfo* CodeCache::resolve_with(std::uint64_t address, const Identity& i
         // is freed and its address reused between two threads' reads): it is
         // set aside, not freed, until the next sample (trim()).
         retired_.push_back(entries_.extract(it));
+        ++epoch_;
     }
     auto info = decode(address, identity);
     if (!info) return nullptr;

@@ -71,7 +71,12 @@ public:
     void clear() {
         entries_.clear();
         retired_.clear();
+        ++epoch_;
     }
+    // Changes whenever a CodeInfo handed out may be freed (an entry replaced
+    // or the cache emptied): pointers kept across samples are good while it
+    // has not changed.
+    std::uint64_t epoch() const { return epoch_; }
     std::size_t size() const { return entries_.size(); }
 
 private:
@@ -111,6 +116,7 @@ private:
     std::vector<const unsigned char*> header_at_;   // scratch: each distinct address's header
     std::uint32_t next_serial_ = 1;
     std::uint64_t late_header_reads_ = 0;
+    std::uint64_t epoch_ = 0;
 };
 
 }  // namespace profiling::attach

@@ -66,9 +66,9 @@ void FramePrefetch::finish_thread() {
     planned_ = 0;
 }
 
-void FramePrefetch::retain_only(const std::vector<std::uint64_t>& threads) {
+void FramePrefetch::retain_only(const std::vector<std::uint64_t>& sorted_threads) {
     for (auto it = last_.begin(); it != last_.end();) {
-        if (std::find(threads.begin(), threads.end(), it->first) == threads.end()) {
+        if (!std::binary_search(sorted_threads.begin(), sorted_threads.end(), it->first)) {
             it = last_.erase(it);
         } else {
             ++it;

@@ -58,8 +58,8 @@ public:
     }
     // Ends the walk of the thread given to plan(): its frames are kept for next time.
     void finish_thread();
-    // Drops what is kept for threads no longer in `threads`.
-    void retain_only(const std::vector<std::uint64_t>& threads);
+    // Drops what is kept for threads no longer in `sorted_threads` (sorted).
+    void retain_only(const std::vector<std::uint64_t>& sorted_threads);
 
 private:
     // At most this many bytes are read ahead per thread (a 16,384-frame

@@ -30,8 +30,7 @@ std::optional<pid_t> NativeThreadIds::known_tid_of(std::uint64_t pthread) {
 
 void NativeThreadIds::retain_only(const std::vector<std::uint64_t>& pthreads) {
     for (auto it = known_.begin(); it != known_.end();) {
-        it = std::find(pthreads.begin(), pthreads.end(), it->first) == pthreads.end() ? known_.erase(it)
-                                                                                     : std::next(it);
+        it = std::binary_search(pthreads.begin(), pthreads.end(), it->first) ? std::next(it) : known_.erase(it);
     }
 }
 

@@ -31,7 +31,7 @@ public:
     // cleared by the kernel, and a block reused by a new thread holds the
     // new tid. nullopt: call tid_of() with a fresh task list.
     std::optional<pid_t> known_tid_of(std::uint64_t pthread);
-    // Forgets pthreads not in `pthreads`.
+    // Forgets pthreads not in `pthreads` (sorted).
     void retain_only(const std::vector<std::uint64_t>& pthreads);
 
 private:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <optional>
 #include <cstring>
+#include <exception>
 #include <sys/stat.h>
 
 namespace profiling::attach {
@@ -525,7 +526,46 @@ void StackWalker::plan_code_headers(std::uint64_t tstate, std::vector<MemoryRead
     if (auto it = last_codes_.find(tstate); it != last_codes_.end()) codes_.plan_headers(it->second, batch);
 }
 
-const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include) {
+KeptStacks<FrameRef>::TopFields StackWalker::top_fields(const unsigned char* block) const {
+    KeptStacks<FrameRef>::TopFields top{};
+    auto at = [&](Offset offset) { return offset == kAbsent ? 0 : field<std::uint64_t>(block, offset); };
+    if (layout_.frame_model == FrameModel::FrameObjects) {
+        top[0] = at(layout_.tstate_frame);
+    } else {
+        top[0] = layout_.tstate_current_frame != kAbsent ? at(layout_.tstate_current_frame) : at(layout_.tstate_cframe);
+        if (layout_.tstate_datastack_chunk != kAbsent) {
+            top[1] = at(layout_.tstate_datastack_chunk);
+            top[2] = at(layout_.tstate_datastack_chunk + 8);
+        }
+    }
+    return top;
+}
+
+// What is kept per thread goes with the thread: one pass over a sorted list,
+// not a search of this sample's threads per kept entry (hundreds of threads).
+void StackWalker::forget_departed_threads() {
+    sorted_tstates_.assign(tstates_.begin(), tstates_.end());
+    std::sort(sorted_tstates_.begin(), sorted_tstates_.end());
+    auto present = [&](std::uint64_t tstate) {
+        return std::binary_search(sorted_tstates_.begin(), sorted_tstates_.end(), tstate);
+    };
+    prefetch_.retain_only(sorted_tstates_);
+    kept_.retain_only(sorted_tstates_);
+    for (auto it = last_codes_.begin(); it != last_codes_.end();) {
+        it = present(it->first) ? std::next(it) : last_codes_.erase(it);
+    }
+}
+
+const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include, const ThreadFilter& unchanged) {
+    // A sample that fails part-way leaves kept stacks whose threads may have
+    // run meanwhile unasked: they are dropped.
+    struct DropKeptOnThrow {
+        KeptStacks<FrameRef>& kept;
+        int exceptions = std::uncaught_exceptions();
+        ~DropKeptOnThrow() {
+            if (std::uncaught_exceptions() > exceptions) kept.clear();
+        }
+    } drop_kept_on_throw{kept_};
     codes_.trim();
     bool listed = false;
     for (int attempt = 0; attempt < kThreadAttempts && !listed; ++attempt) {
@@ -598,6 +638,13 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
             thread.skipped = true;
             continue;
         }
+        // Asked for every thread, every sample: the answer covers the time
+        // since the previous question, and the walk that follows a "no".
+        if (unchanged && unchanged(thread) &&
+            kept_.restore(tstates_[i], thread.thread_id, top_fields(block), codes_.epoch(), thread.frames)) {
+            thread.reused = true;
+            continue;
+        }
         if (planned_.tstate != 0 && tstates_[i] == planned_.tstate) speculated = i;
     }
     // The speculated thread first, while the roots batch still holds its reads.
@@ -614,6 +661,12 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
             }
         }
         thread.complete = ok;
+        if (ok) {
+            kept_.remember(tstates_[i], thread.thread_id, top_fields(tstate_blocks_.data() + i * span),
+                           codes_.epoch(), thread.frames);
+        } else {
+            kept_.forget(tstates_[i]);
+        }
         if (ok && !remembered) {
             remember_speculation(tstates_[i], block);
             remembered = true;
@@ -621,19 +674,16 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
     };
     if (speculated != kNone) walk(speculated);
     for (std::size_t i = 0; i < tstates_.size(); ++i) {
-        if (i != speculated && !threads_[i].skipped) walk(i);
+        if (i != speculated && !threads_[i].skipped && !threads_[i].reused) walk(i);
     }
     planned_ = {};
     if (!remembered) next_speculation_ = {};
-    prefetch_.retain_only(tstates_);
+    forget_departed_threads();
     if (layout_.tstate_native_thread_id == kAbsent) {
         pthreads_.clear();
         for (const ThreadSample& thread : threads_) pthreads_.push_back(thread.thread_id);
+        std::sort(pthreads_.begin(), pthreads_.end());
         native_ids_.retain_only(pthreads_);
-    }
-    for (auto it = last_codes_.begin(); it != last_codes_.end();) {
-        it = std::find(tstates_.begin(), tstates_.end(), it->first) == tstates_.end() ? last_codes_.erase(it)
-                                                                                       : std::next(it);
     }
     names_.assign(owners_, threads_);   // cached; re-read at most every second or on new threads
     return threads_;

@@ -4,6 +4,7 @@
 #include "attach/code_cache.hpp"
 #include "attach/frame_prefetch.hpp"
 #include "attach/interpreter_locator.hpp"
+#include "attach/kept_stacks.hpp"
 #include "attach/native_thread_ids.hpp"
 #include "attach/process_memory.hpp"
 #include "attach/thread_names.hpp"
@@ -35,6 +36,7 @@ struct ThreadSample {
     bool holds_gil = false;
     bool complete = true;                    // false: the stack kept changing under the reader
     bool skipped = false;                    // the filter left this thread's stack unread
+    bool reused = false;                     // the stack read last sample, kept: the thread did not run
     std::vector<FrameRef> frames;            // innermost first
 };
 
@@ -49,7 +51,10 @@ public:
     // Reads all threads of all interpreters. FrameRefs stay valid until the
     // next call. Throws profiling::Error when the process is gone or its
     // thread list cannot be read.
-    const std::vector<ThreadSample>& sample(const ThreadFilter& include = {});
+    // `unchanged`, asked once per thread and sample (after `include`), says
+    // the thread has certainly not run since the previous sample: its stack
+    // read then is reused without a read, if the thread state still agrees.
+    const std::vector<ThreadSample>& sample(const ThreadFilter& include = {}, const ThreadFilter& unchanged = {});
 
     // sample(), with names and files copied out, for printing.
     ProcessStacks snapshot();
@@ -98,6 +103,8 @@ private:
                                               std::vector<MemoryReader::Request>& batch, std::uint64_t& out);
     std::size_t interpreter_frame_span() const;
     [[noreturn]] void fail_thread_list();
+    KeptStacks<FrameRef>::TopFields top_fields(const unsigned char* block) const;
+    void forget_departed_threads();
 
     InterpreterLocation where_;
     const Layout& layout_;
@@ -149,6 +156,8 @@ private:
     std::uint64_t walked_chunk_base_ = 0, walked_chunk_top_ = 0;
     std::vector<unsigned char> reread_;
     std::vector<std::uint64_t> pthreads_;   // scratch: this sample's thread ids
+    std::vector<std::uint64_t> sorted_tstates_;   // scratch: tstates_, sorted
+    KeptStacks<FrameRef> kept_;             // each thread's last stack, for threads that did not run
     std::vector<std::vector<std::uint64_t>> known_threads_;   // per interpreter, last sample's list
     bool threads_listed_ = false;
     std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> last_codes_;   // tstate -> its code objects last time                             // read_roots() confirmed that list

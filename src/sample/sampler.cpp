@@ -33,7 +33,7 @@ ProfileInfo describe(const attach::StackWalker& walker, const SamplerOptions& op
     info.mode = options.mode == SampleMode::Cpu ? "cpu" : "wall";
     info.rate_hz = options.rate_hz;
     info.started_unix_ms = unix_millis();
-    if (activity) info.cpu_detection = activity->method_name();
+    if (activity && options.mode == SampleMode::Cpu) info.cpu_detection = activity->method_name();
     return info;
 }
 
@@ -65,23 +65,33 @@ bool sleep_until(SampleSchedule::Nanos deadline) {
 
 Sampler::Sampler(attach::StackWalker& walker, const SamplerOptions& options, std::string command)
     : walker_(walker), options_(options),
-      activity_(options.mode == SampleMode::Cpu
-                    ? std::optional<ThreadActivity>(std::in_place, walker.location().pid,
-                                                    static_cast<std::uint64_t>(std::llround(1e9 / options.rate_hz)))
-                    : std::nullopt),
+      activity_(std::in_place, walker.location().pid, static_cast<std::uint64_t>(std::llround(1e9 / options.rate_hz)),
+                options.mode == SampleMode::Cpu ? ThreadActivity::Question::IsRunning
+                                                : ThreadActivity::Question::StayedOffCpu),
       builder_(describe(walker, options, std::move(command), activity_)) {}
 
 void Sampler::sample_once() {
     // In cpu mode an idle thread costs one read of its kernel state; its
     // stack is not walked at all.
-    attach::ThreadFilter running;
+    attach::ThreadFilter running, unchanged;
     if (options_.mode == SampleMode::Cpu) {
         running = [this](const attach::ThreadSample& thread) {
             return thread.native_id ? activity_->is_running(*thread.native_id) : thread.holds_gil;
         };
+    } else {
+        // In wall mode a thread that has not been on a CPU since the last
+        // tick keeps its stack: it is not read again.
+        unchanged = [this](const attach::ThreadSample& thread) {
+            return thread.native_id && activity_->stayed_off_cpu(*thread.native_id);
+        };
     }
-    builder_.fold(walker_.sample(running));
-    if (options_.mode == SampleMode::Cpu) activity_->forget_unused();
+    try {
+        builder_.fold(walker_.sample(running, unchanged));
+    } catch (...) {
+        activity_->end_tick();   // this tick's records stay consumed; its threads stay tracked
+        throw;
+    }
+    activity_->forget_unused();
 }
 
 bool Sampler::target_gone() const {

@@ -53,7 +53,8 @@ private:
 
     attach::StackWalker& walker_;
     SamplerOptions options_;
-    std::optional<ThreadActivity> activity_;   // cpu mode only
+    // cpu mode: which threads ran; wall mode: which stayed off CPU (their stacks are reused).
+    std::optional<ThreadActivity> activity_;
     ProfileBuilder builder_;
 };
 

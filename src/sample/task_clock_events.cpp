@@ -53,8 +53,16 @@ int TaskClockEvents::open_event(pid_t tid, int cpu, bool dummy) {
     attr.size = sizeof attr;
     attr.type = PERF_TYPE_SOFTWARE;
     attr.config = dummy ? PERF_COUNT_SW_DUMMY : PERF_COUNT_SW_TASK_CLOCK;
-    attr.sample_period = dummy ? 0 : period_ns_;
     attr.sample_type = PERF_SAMPLE_TID;
+    if (records_ == Records::CpuPeriods) {
+        attr.sample_period = dummy ? 0 : period_ns_;
+    } else {
+        // Counting only; the switch records carry the thread and the time
+        // (sample_id_all) so records of different CPUs can be ordered.
+        attr.sample_type |= PERF_SAMPLE_TIME;
+        attr.sample_id_all = 1;
+        attr.context_switch = dummy ? 0 : 1;
+    }
     // Never woken: the sampler reads the buffers on its own schedule.
     attr.watermark = 0;
     attr.wakeup_events = 0;
@@ -63,7 +71,8 @@ int TaskClockEvents::open_event(pid_t tid, int cpu, bool dummy) {
     return static_cast<int>(::syscall(SYS_perf_event_open, &attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
-TaskClockEvents::TaskClockEvents(std::uint64_t period_ns) : period_ns_(period_ns < 10'000 ? 10'000 : period_ns) {
+TaskClockEvents::TaskClockEvents(std::uint64_t period_ns, Records records)
+    : period_ns_(period_ns < 10'000 ? 10'000 : period_ns), records_(records) {
     // Hundreds of threads on many CPUs need many descriptors: raise the soft
     // limit as far as allowed, and let the events use half of it at most
     // (threads past that are read from /proc).
@@ -130,7 +139,8 @@ void TaskClockEvents::untrack(std::vector<int>& fds) {
     fds.clear();
 }
 
-bool TaskClockEvents::drain(std::vector<pid_t>& ran) {
+template <typename Visit>
+bool TaskClockEvents::drain_records(Visit&& visit) {
     const std::size_t data_size = kDataPages * page_size();
     bool complete = true;
     for (Ring& ring : rings_) {
@@ -148,18 +158,48 @@ bool TaskClockEvents::drain(std::vector<pid_t>& ran) {
             if (header.size < sizeof header || tail + header.size > head) break;
             const std::size_t copy = header.size < sizeof record ? header.size : sizeof record;
             for (std::size_t i = 0; i < copy; ++i) record[i] = data[(tail + i) % data_size];
-            if (header.type == PERF_RECORD_SAMPLE && header.size >= sizeof header + 8) {
-                std::uint32_t ids[2];   // PERF_SAMPLE_TID: pid, tid
-                std::memcpy(ids, record + sizeof header, sizeof ids);
-                ran.push_back(static_cast<pid_t>(ids[1]));
-            } else if (header.type == PERF_RECORD_LOST) {
+            if (header.type == PERF_RECORD_LOST) {
                 complete = false;
+            } else {
+                visit(header, record);
             }
             tail += header.size;
         }
         __atomic_store_n(&meta->data_tail, head, __ATOMIC_RELEASE);
     }
     return complete;
+}
+
+bool TaskClockEvents::drain(std::vector<pid_t>& ran) {
+    return drain_records([&](const perf_event_header& header, const unsigned char* record) {
+        if (header.type == PERF_RECORD_SAMPLE && header.size >= sizeof header + 8) {
+            std::uint32_t ids[2];   // PERF_SAMPLE_TID: pid, tid
+            std::memcpy(ids, record + sizeof header, sizeof ids);
+            ran.push_back(static_cast<pid_t>(ids[1]));
+        }
+    });
+}
+
+bool TaskClockEvents::drain_switches(std::vector<Switch>& switches) {
+    return drain_records([&](const perf_event_header& header, const unsigned char* record) {
+        // PERF_RECORD_SWITCH, then sample_id: pid, tid (PERF_SAMPLE_TID), time.
+        if (header.type != PERF_RECORD_SWITCH || header.size < sizeof header + 16) return;
+        std::uint32_t ids[2];
+        std::uint64_t time = 0;
+        std::memcpy(ids, record + sizeof header, sizeof ids);
+        std::memcpy(&time, record + sizeof header + 8, sizeof time);
+        switches.push_back({static_cast<pid_t>(ids[1]), time, (header.misc & PERF_RECORD_MISC_SWITCH_OUT) == 0});
+    });
+}
+
+std::optional<std::uint64_t> TaskClockEvents::cpu_time(const std::vector<int>& fds) const {
+    std::uint64_t total = 0;
+    for (int fd : fds) {
+        std::uint64_t value = 0;
+        if (::read(fd, &value, sizeof value) != static_cast<ssize_t>(sizeof value)) return std::nullopt;
+        total += value;
+    }
+    return total;
 }
 
 }  // namespace profiling

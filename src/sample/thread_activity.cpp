@@ -1,5 +1,6 @@
 #include "src/sample/thread_activity.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -14,9 +15,12 @@ bool cpu_detection_forced_to_proc() {
     return value && std::strcmp(value, "proc") == 0;
 }
 
-ThreadActivity::ThreadActivity(pid_t pid, std::uint64_t period_ns) : pid_(pid) {
+ThreadActivity::ThreadActivity(pid_t pid, std::uint64_t period_ns, Question question)
+    : pid_(pid), question_(question) {
     if (!cpu_detection_forced_to_proc()) {
-        auto events = std::make_unique<TaskClockEvents>(period_ns);   // may raise the descriptor limit
+        auto events = std::make_unique<TaskClockEvents>(
+            period_ns, question == Question::IsRunning ? TaskClockEvents::Records::CpuPeriods
+                                                       : TaskClockEvents::Records::Switches);   // may raise the descriptor limit
         if (events->usable()) events_ = std::move(events);
     }
     rlimit limit{};
@@ -56,6 +60,76 @@ bool ThreadActivity::is_running(pid_t tid) {
         if (entry.event_fds.empty()) entry.track_failed = !events_->track(tid, entry.event_fds);
     }
     return proc_says_running(entry, tid);
+}
+
+void ThreadActivity::drain_switches() {
+    drained_ = true;
+    switches_.clear();
+    lost_ = !events_->drain_switches(switches_);
+    if (lost_) {
+        // Who switched when is unknown: every thread counts as moved, on a CPU.
+        for (auto& [tid, entry] : threads_) {
+            entry.switched = true;
+            entry.on_cpu = true;
+            entry.state_known = false;
+            entry.cpu_time.reset();
+        }
+        return;
+    }
+    for (const TaskClockEvents::Switch& change : switches_) {
+        auto it = threads_.find(change.tid);
+        if (it == threads_.end()) continue;
+        Entry& entry = it->second;
+        entry.switched = true;
+        // The rings of different CPUs are read one after the other: the
+        // latest switch by time says where the thread is now.
+        if (!entry.state_known || change.time >= entry.last_switch) {
+            entry.last_switch = change.time;
+            entry.on_cpu = change.in;
+            entry.state_known = true;
+        }
+    }
+}
+
+bool ThreadActivity::stayed_off_cpu(pid_t tid) {
+    if (!events_ || question_ != Question::StayedOffCpu) return false;
+    if (!drained_) drain_switches();
+    Entry& entry = threads_[tid];
+    entry.used = true;
+    if (entry.event_fds.empty()) {
+        if (!entry.track_failed) {
+            entry.track_failed = !events_->track(tid, entry.event_fds);
+            if (!entry.track_failed) {
+                entry.cpu_time = events_->cpu_time(entry.event_fds);
+                entry.switched = false;   // from now on its switches are recorded
+            }
+        }
+        return false;   // no history yet
+    }
+    const bool switched = entry.switched;
+    entry.switched = false;
+    if (switched) return false;
+    if (entry.state_known) return !entry.on_cpu;
+    // No switch since it was tracked: a thread parked since before then
+    // never makes one. Its CPU time unchanged since the last question says
+    // it did not run in between (the count of a running thread grows by the
+    // nanosecond), and from then on its switches tell.
+    if (entry.cpu_time_wait > 0) {
+        --entry.cpu_time_wait;
+        return false;
+    }
+    std::optional<std::uint64_t> now = events_->cpu_time(entry.event_fds);
+    if (now && entry.cpu_time && *now == *entry.cpu_time) {
+        entry.on_cpu = false;
+        entry.state_known = true;
+        return true;
+    }
+    entry.cpu_time = now;
+    // Running: read again after 1, 2, 4 ... 64 ticks (it is walked meanwhile;
+    // equal counts that far apart still mean it did not run in between).
+    entry.cpu_time_backoff = entry.cpu_time_backoff == 0 ? 1 : std::min<std::uint32_t>(entry.cpu_time_backoff * 2, 64);
+    entry.cpu_time_wait = entry.cpu_time_backoff - 1;
+    return false;
 }
 
 bool ThreadActivity::proc_says_running(Entry& entry, pid_t tid) {

@@ -11,12 +11,18 @@
 //   (perf_event_paranoid, no CAP_PERFMON) or PROFILING_CPU_DETECTION=proc.
 // A thread seen for the first time, or in a tick whose records overflowed,
 // is answered from /proc: its events have no history yet.
+//
+// In wall mode (Question::StayedOffCpu) it answers instead whether a thread
+// has not been on a CPU at all since the previous tick, from the kernel's
+// context-switch records (perf events only; /proc cannot tell): such a
+// thread's stack is the one read last time.
 #pragma once
 
 #include "src/sample/task_clock_events.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <sys/types.h>
 #include <unordered_map>
 #include <vector>
@@ -27,8 +33,9 @@ enum class CpuDetection { PerfEvents, Proc };
 
 class ThreadActivity {
 public:
+    enum class Question { IsRunning, StayedOffCpu };
     // `period_ns`: the sampler's tick period.
-    ThreadActivity(pid_t pid, std::uint64_t period_ns);
+    ThreadActivity(pid_t pid, std::uint64_t period_ns, Question question = Question::IsRunning);
     ~ThreadActivity();
     ThreadActivity(const ThreadActivity&) = delete;
     ThreadActivity& operator=(const ThreadActivity&) = delete;
@@ -42,8 +49,20 @@ public:
     // counts as not running.
     bool is_running(pid_t tid);
 
+    // Question::StayedOffCpu: true only when the kernel says the thread has
+    // been off every CPU since the previous call for it (so its memory,
+    // stack included, is as that call left it). False whenever unsure: a
+    // thread seen for the first time, records lost, /proc as the method.
+    bool stayed_off_cpu(pid_t tid);
+
     // Ends a tick: closes what was kept for threads not asked about in it.
     void forget_unused();
+    // Ends a tick that failed part-way: forgets nothing (threads not asked
+    // about keep what their records said, to be answered next tick).
+    void end_tick() {
+        drained_ = false;
+        lost_ = false;
+    }
 
 private:
     struct Entry {
@@ -56,7 +75,19 @@ private:
         // keeps it sampled in as many ticks as it had periods, give or take one.
         std::uint32_t credits = 0;
         bool track_failed = false;    // the kernel refused its events: /proc for good
+        // StayedOffCpu: a switch recorded since the last question; where it
+        // is now (as of its latest switch; unknown counts as on a CPU); its
+        // CPU time when last read, to learn that a thread that never switched
+        // since it was tracked is off CPU; ticks to wait before reading it
+        // again (a thread that keeps running is not read every tick).
+        bool switched = true;
+        bool on_cpu = true;
+        bool state_known = false;
+        std::uint64_t last_switch = 0;
+        std::optional<std::uint64_t> cpu_time;
+        std::uint32_t cpu_time_wait = 0, cpu_time_backoff = 0;
     };
+    void drain_switches();
     bool proc_says_running(Entry& entry, pid_t tid);
     void drain();
 
@@ -67,7 +98,9 @@ private:
     std::size_t stat_fds_open_ = 0;
     std::unique_ptr<TaskClockEvents> events_;
     std::unordered_map<pid_t, Entry> threads_;
+    Question question_;
     std::vector<pid_t> ran_;   // scratch
+    std::vector<TaskClockEvents::Switch> switches_;   // scratch
     bool drained_ = false;     // this tick's records are in
     bool lost_ = false;        // ... and some were lost
 };

@@ -45,6 +45,7 @@ std::size_t ProfileBuilder::thread_index(const attach::ThreadSample& sample) {
         profile_.threads.push_back(ThreadProfile{});
         profile_.threads.back().thread_id = sample.thread_id;
         paths_.emplace_back();
+        last_leaf_.emplace_back();
     }
     ThreadProfile& thread = profile_.threads[it->second];
     // Thread ids are reused after a thread exits; keep the latest identity.
@@ -64,13 +65,21 @@ void ProfileBuilder::fold(const std::vector<attach::ThreadSample>& threads) {
             ++profile_.info.failed_reads;
             continue;
         }
-        stack_.clear();
-        for (auto frame = sample.frames.rbegin(); frame != sample.frames.rend(); ++frame) {
-            stack_.push_back(frame_id(*frame->code));
-        }
         std::size_t index = thread_index(sample);
         const std::int32_t line = sample.frames.front().line;
-        NodeId leaf = profile_.threads[index].tree.add(stack_, line, paths_[index]);
+        LastLeaf& last = last_leaf_[index];
+        NodeId leaf = 0;
+        if (sample.reused && last.thread_state == sample.thread_state && last.thread_state != 0) {
+            leaf = last.leaf;
+            profile_.threads[index].tree.add_at(leaf, line, 1);
+        } else {
+            stack_.clear();
+            for (auto frame = sample.frames.rbegin(); frame != sample.frames.rend(); ++frame) {
+                stack_.push_back(frame_id(*frame->code));
+            }
+            leaf = profile_.threads[index].tree.add(stack_, line, paths_[index]);
+            last = {sample.thread_state, leaf};
+        }
         pending_.add(static_cast<std::uint32_t>(index), leaf, line);
     }
 }

@@ -98,6 +98,14 @@ private:
     std::vector<FrameId> frame_ids_;                             // CodeInfo::serial -> FrameId
     std::unordered_map<std::uint64_t, std::size_t> thread_index_;// thread_id -> index in profile_.threads
     std::vector<CallTree::PathCache> paths_;                     // per index in profile_.threads
+    // Per index in profile_.threads: the thread state whose sample was folded
+    // last and the node it ended in. A sample the walker reused (the thread
+    // did not run) ends in that same node: no path to look up.
+    struct LastLeaf {
+        std::uint64_t thread_state = 0;
+        NodeId leaf = 0;
+    };
+    std::vector<LastLeaf> last_leaf_;
     std::vector<FrameId> stack_;                                 // scratch, outermost first
 
     mutable std::mutex replica_mutex_;   // guards the snapshot side: one snapshot at a time

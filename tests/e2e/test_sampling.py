@@ -10,6 +10,10 @@ Checks, each against what the target itself does:
     in each of 3 runs of 5 s at the default rate: the sampler does not alias;
   * launch mode passes arguments, stdout and the exit status through (script and -m);
   * each thread gets its own tree (--threads view);
+  * wall mode, which reuses the stack of a thread that has not run since the
+    last tick: a thread waiting in one function under two callers in turns
+    shows both callers about half each, and a parked thread is sampled at
+    every tick with its whole stack;
   * a target killed mid-profile (attach and launch) still yields a readable dump;
   * attach leaves the target running and untraced after Ctrl-C;
   * --flamegraph output follows the collapsed format strictly; --speedscope
@@ -194,6 +198,41 @@ def test_threads(args, tmp):
         check(len(holders) == 1, "%s appears in %d thread sections, expected 1:\n%s" % (fn, len(holders), text))
 
 
+def test_wall_reuse(args, tmp):
+    dump = os.path.join(tmp, "waits.prf")
+    flame = os.path.join(tmp, "waits.txt")
+    target = start_target(args, "alternating_waits.py", "8")
+    try:
+        check(target.stdout.readline().strip() == b"ready", "alternating_waits did not start")
+        result = run([args.profiling, "attach", str(target.pid), "--mode", "wall", "--duration", "3",
+                      "--dump", dump, "--flamegraph", flame])
+        check(result.returncode == 0, "attach failed: %s" % result.stderr.decode())
+    finally:
+        target.kill()
+        target.wait()
+    header = run([args.profiling, "view", "--text", dump]).stdout.decode("utf-8")
+    ticks = int(re.search(r"\((\d+) ticks?\)", header).group(1))
+    failed = re.search(r"(\d+) failed reads?", header)
+    failed = int(failed.group(1)) if failed else 0
+    callers = {"a": 0, "b": 0}
+    parked = 0
+    for frames, count in parse_collapsed(open(flame, encoding="utf-8").read()):
+        names = [frame_name(f) for f in frames]
+        if names[-1:] == ["wait"] and len(names) >= 3 and names[-3] == "alternate" and names[-2] in callers:
+            callers[names[-2]] += count
+        if "parked_leaf" in names and names[names.index("parked_leaf") - 1] == "parked_middle":
+            parked += count
+    whole = callers["a"] + callers["b"]
+    check(whole >= 0.5 * ticks, "the alternating thread is in too few samples: %r of %d ticks" % (callers, ticks))
+    share = 100.0 * callers["a"] / whole
+    check(35 <= share <= 65, "wait() under a() in %.1f%% of its samples, expected about half: %r "
+                             "(a stack reused after the thread ran?)" % (share, callers))
+    # The parked thread exists from before the first tick to the end: every
+    # tick that read the process has its whole stack.
+    check(parked >= ticks - failed - 2, "the parked thread's stack is in %d samples of %d ticks (%d failed reads)"
+          % (parked, ticks, failed))
+
+
 def start_target(args, script, *extra):
     proc = subprocess.Popen([args.python, os.path.join(TARGETS, script)] + list(extra),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -339,9 +378,9 @@ def main():
         args.label += " /proc"
     else:
         os.environ.pop("PROFILING_CPU_DETECTION", None)
-    tests = [test_error_cases] if args.error_cases else [test_cpu_split, test_threads] \
+    tests = [test_error_cases] if args.error_cases else [test_cpu_split, test_threads, test_wall_reuse] \
         if args.cpu_detection == "proc" else [test_cpu_split, test_periodic_target, test_launch_passthrough,
-                                              test_threads, test_attach_and_kill]
+                                              test_threads, test_wall_reuse, test_attach_and_kill]
     if args.only:
         tests = [test for test in tests if test.__name__ == args.only]
     tmp = tempfile.mkdtemp(prefix="profiling-sampling-")
