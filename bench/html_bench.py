@@ -63,13 +63,14 @@ def measure(args, browser, nodes, tmp):
         convert.append(time.perf_counter() - t)
     row = {"nodes": nodes, "prf": os.path.getsize(prf), "html": os.path.getsize(page),
            "convert_ms": 1000 * statistics.median(convert)}
-    samples = {"render": [], "script": [], "paint": [], "zoom": [], "search": [], "thread": [], "boxes": []}
+    samples = {"render": [], "script": [], "parse": [], "paint": [], "zoom": [], "search": [], "thread": [], "boxes": []}
     tab = browser.page()
     for _ in range(args.runs):
         tab.navigate("about:blank")
         tab.navigate("file://" + page, "document.documentElement.dataset.paintMs")
         samples["render"].append(float(tab.evaluate("document.documentElement.dataset.renderMs")))
         samples["script"].append(float(tab.evaluate("document.documentElement.dataset.scriptMs")))
+        samples["parse"].append(float(tab.evaluate("document.documentElement.dataset.parseMs")))
         samples["paint"].append(float(tab.evaluate("document.documentElement.dataset.paintMs")))
         samples["boxes"].append(int(tab.evaluate("document.getElementById('flame').dataset.boxes")))
         samples["zoom"].append(tab.evaluate(ZOOM))
@@ -93,12 +94,13 @@ def main():
         return 1
     with tempfile.TemporaryDirectory(prefix="profiling-html-bench-") as tmp, headless_chromium.Chromium() as browser:
         rows = [measure(args, browser, n, tmp) for n in (1000, args.nodes)]
-    print("%9s %8s %8s %9s %9s %9s %9s %7s %8s %8s %8s" % (
-        "nodes", ".prf", ".html", "convert", "1st draw", "script", "1st paint", "boxes", "zoom", "search", "thread"))
+    print("%9s %8s %8s %9s %9s %9s %9s %9s %7s %8s %8s %8s" % (
+        "nodes", ".prf", ".html", "convert", "1st draw", "script", "of it JSON", "1st paint", "boxes", "zoom", "search",
+        "thread"))
     for r in rows:
-        print("%9s %7.0fK %7.0fK %7.0fms %7.0fms %7.0fms %7.0fms %7d %6.1fms %6.1fms %6.1fms" % (
+        print("%9s %7.0fK %7.0fK %7.0fms %7.0fms %7.0fms %8.0fms %7.0fms %7d %6.1fms %6.1fms %6.1fms" % (
             "{:,}".format(r["nodes"]), r["prf"] / 1024, r["html"] / 1024, r["convert_ms"], r["render"], r["script"],
-            r["paint"], r["boxes"], r["zoom"], r["search"], r["thread"]))
+            r["parse"], r["paint"], r["boxes"], r["zoom"], r["search"], r["thread"]))
     base, big = rows
     print("ratio %s / 1,000 nodes: size %.1fx, convert %.1fx, first draw %.1fx (script %.1fx), zoom %.1fx, "
           "search %.1fx" % ("{:,}".format(big["nodes"]), big["html"] / base["html"],
