@@ -14,6 +14,7 @@
 //   profiling attach PID --bind ADDR               serve a running process's profile
 //   profiling view HOST:PORT                       watch a served profile
 //   profiling convert FILE.prf --flamegraph OUT    export a saved profile
+//   profiling diff BEFORE.prf AFTER.prf            compare two saved profiles
 #include "profiling/errors.hpp"
 #include "protocol/remote_cli.hpp"
 #include "src/format/collapsed_stacks.hpp"
@@ -22,6 +23,7 @@
 #include "src/commands/pid_argument.hpp"
 #include "src/format/profile_file.hpp"
 #include "src/commands/record_command.hpp"
+#include "src/format/diff_report.hpp"
 #include "src/format/text_report.hpp"
 #include "src/commands/tracing_command.hpp"
 #include "tui/viewer_app.hpp"
@@ -278,6 +280,16 @@ int main(int argc, char** argv) {
     convert_cmd->add_option("--html", convert_exports.html, "Write an HTML flame graph (one offline page) to FILE");
     add_full_paths_flag(*convert_cmd);
 
+    std::string diff_before, diff_after;
+    DiffReportOptions diff_options;
+    auto* diff_cmd = app.add_subcommand(
+        "diff", "Compare two saved profiles: each function's share after, and its change since before");
+    diff_cmd->add_option("before", diff_before, "The profile to compare against (.prf)")->required();
+    diff_cmd->add_option("after", diff_after, "The profile to compare (.prf)")->required();
+    diff_cmd->add_option("--threshold", diff_options.threshold_percent,
+                         "Hide nodes under this percent in both profiles and changed by less (default 0.5)");
+    diff_cmd->add_option("--max-depth", diff_options.max_depth, "Show this many levels of the tree (default: all)");
+
     try {
         app.parse(own_argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -384,6 +396,15 @@ int main(int argc, char** argv) {
             std::vector<std::string> args = timeit_cmd->remaining();
             args.insert(args.end(), program_args.begin(), program_args.end());
             return run_timeit(timeit_python, args, tracing_options(timeit_options, timeit_timer));
+        }
+        if (*diff_cmd) {
+            const Profile before = read_profile(diff_before);
+            const Profile after = read_profile(diff_after);
+            diff_options.before_name = diff_before;
+            diff_options.after_name = diff_after;
+            const std::string text = format_diff_report(before, after, diff_options);
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            return 0;
         }
         if (*convert_cmd) {
             if (!convert_exports.any()) {

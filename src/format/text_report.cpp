@@ -2,6 +2,7 @@
 
 #include "src/format/import_roots.hpp"
 #include "src/format/duration_format.hpp"
+#include "src/format/report_text.hpp"
 
 #include <fmt/format.h>
 
@@ -16,26 +17,6 @@ namespace {
 constexpr std::size_t kMaxIndentLevels = 50;
 constexpr std::size_t kMaxFunctionWidth = 100;
 constexpr std::string_view kNoFrameLabel = "(no Python frame)";
-
-// Columns a UTF-8 string takes, counting one per code point.
-std::size_t display_width(std::string_view text) {
-    return static_cast<std::size_t>(
-        std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
-// Labels go on one line each: control characters become spaces.
-std::string one_line(std::string text) {
-    for (char& c : text) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
-    }
-    return text;
-}
-
-std::string or_unknown(const std::string& text) { return text.empty() ? "(unknown)" : one_line(text); }
-
-std::string plural(std::uint64_t n, std::string_view word) {
-    return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
-}
 
 bool is_tracing(const Profile& profile) { return profile.info.kind == "tracing"; }
 
