@@ -32,26 +32,7 @@ std::optional<std::string> read_py2_string(MemoryReader& memory, const Layout& l
     if (size < 0 || static_cast<std::size_t>(size) > kMaxStringChars) return std::nullopt;
     std::string bytes(static_cast<std::size_t>(size), '\0');
     if (!memory.read(address + layout.bytes_data, bytes.data(), bytes.size())) return std::nullopt;
-    // Python 2 file names and identifiers are byte strings; pass valid UTF-8
-    // through and map other bytes as Latin-1 so the output stays valid UTF-8.
-    std::string out;
-    out.reserve(bytes.size());
-    for (std::size_t i = 0; i < bytes.size();) {
-        auto c = static_cast<unsigned char>(bytes[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool valid = len > 0 && i + len <= bytes.size();
-        for (std::size_t k = 1; valid && k < len; ++k) {
-            valid = (static_cast<unsigned char>(bytes[i + k]) & 0xC0) == 0x80;
-        }
-        if (valid) {
-            out.append(bytes, i, len);
-            i += len;
-        } else {
-            append_utf8(out, c);
-            ++i;
-        }
-    }
-    return out;
+    return py2_bytes_to_utf8(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
 std::optional<std::string> read_unicode(MemoryReader& memory, const Layout& layout,
@@ -79,7 +60,34 @@ std::optional<std::string> read_unicode(MemoryReader& memory, const Layout& layo
     const auto count = static_cast<std::size_t>(length);
     std::vector<unsigned char> raw(count * kind);
     if (!memory.read(data, raw.data(), raw.size())) return std::nullopt;
+    return unicode_chars_to_utf8(raw.data(), count, kind, ascii);
+}
 
+}  // namespace
+
+std::optional<std::string> py2_bytes_to_utf8(const unsigned char* bytes, std::size_t size) {
+    // Python 2 file names and identifiers are byte strings; pass valid UTF-8
+    // through and map other bytes as Latin-1 so the output stays valid UTF-8.
+    std::string out;
+    out.reserve(size);
+    for (std::size_t i = 0; i < size;) {
+        unsigned char c = bytes[i];
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool valid = len > 0 && i + len <= size;
+        for (std::size_t k = 1; valid && k < len; ++k) valid = (bytes[i + k] & 0xC0) == 0x80;
+        if (valid) {
+            out.append(reinterpret_cast<const char*>(bytes + i), len);
+            i += len;
+        } else {
+            append_utf8(out, c);
+            ++i;
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> unicode_chars_to_utf8(const unsigned char* raw, std::size_t count, unsigned kind,
+                                                 bool ascii) {
     std::string out;
     out.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
@@ -96,8 +104,6 @@ std::optional<std::string> read_unicode(MemoryReader& memory, const Layout& layo
     }
     return out;
 }
-
-}  // namespace
 
 std::optional<std::string> read_string_object(MemoryReader& memory, const Layout& layout,
                                               std::uint64_t address) {

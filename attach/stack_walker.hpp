@@ -122,6 +122,8 @@ private:
     std::vector<RawFrame> raw_;
     std::vector<std::uint64_t> code_addresses_;
     std::vector<unsigned char> again_block_;   // the thread state read again for a second pass
+    std::vector<unsigned char> batch_state_;   // before 3.11: the thread state read first in a walk's batch
+    std::uint64_t walked_thread_id_ = 0;       // the ident the thread being walked must still carry
     std::uint64_t top_again_ = 0, speculated_top_again_ = 0;   // the top frame pointer, read last in a batch
     std::optional<std::size_t> planned_top_request_;
     std::uint64_t frames_read_alone_ = 0;          // frames not found in a batch, read one by one

@@ -32,11 +32,14 @@ void ProfileBuilder::PendingHits::clear() {
 }
 
 FrameId ProfileBuilder::frame_id(const attach::CodeInfo& code) {
-    // Serials are small and dense: a vector beats a hash map here.
-    if (code.serial >= frame_ids_.size()) frame_ids_.resize(code.serial + 1024, kNoFrame);
-    FrameId& id = frame_ids_[code.serial];
-    if (id == kNoFrame) id = profile_.frames.intern(FrameInfo{code.name, code.qualname, code.file, code.first_line});
-    return id;
+    // Every decoded code object gets a new serial (generated code gets one
+    // per compile), so this shortcut is bounded: when full it starts over,
+    // and the frame table (which holds each distinct frame once, and does
+    // grow with them) answers until it fills again.
+    if (frame_ids_.size() >= kMaxFrameIds) frame_ids_.clear();
+    auto [it, inserted] = frame_ids_.try_emplace(code.serial, kNoFrame);
+    if (inserted) it->second = profile_.frames.intern(FrameInfo{code.name, code.qualname, code.file, code.first_line});
+    return it->second;
 }
 
 std::size_t ProfileBuilder::thread_index(const attach::ThreadSample& sample) {

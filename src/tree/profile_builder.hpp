@@ -95,7 +95,8 @@ private:
     Profile profile_;
     mutable PendingHits pending_;
     static constexpr FrameId kNoFrame = ~FrameId{0};
-    std::vector<FrameId> frame_ids_;                             // CodeInfo::serial -> FrameId
+    static constexpr std::size_t kMaxFrameIds = 1u << 16;
+    std::unordered_map<std::uint32_t, FrameId> frame_ids_;       // CodeInfo::serial -> FrameId
     std::unordered_map<std::uint64_t, std::size_t> thread_index_;// thread_id -> index in profile_.threads
     std::vector<CallTree::PathCache> paths_;                     // per index in profile_.threads
     // Per index in profile_.threads: the thread state whose sample was folded

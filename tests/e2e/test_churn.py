@@ -17,7 +17,10 @@ at --rate for --seconds, and checks:
     (judged when the sampler achieved at least a quarter of --rate: on a
     starved machine the share measures the machine);
   * the profiler's peak RSS (sampled from /proc) is printed, and at most
-    --max-rss-mb.
+    --max-rss-mb. What grows with the run is the profile itself (every
+    sampled generated function is a frame of its own, every distinct call
+    path a node); the caches (decoded code objects, code-object-to-frame
+    shortcut) are bounded, so RSS grows with distinct frames only.
 Prints one line with samples, rate achieved, discarded share and RSS.
 Exit 0 pass, 1 fail, 77 skip (interpreter missing).
 """
@@ -179,7 +182,7 @@ def run(args, tmp):
                 torn.append("%s\n    in %s (%s samples)" % (why, match.group(1), match.group(2)))
     share = 100.0 * failed / (samples + failed) if samples + failed else 0.0
     print("%s: %d thread samples in %.1f s (%d ticks: %.0f Hz achieved of %d asked, %d ticks missed), "
-          "%d distinct stacks, %d samples in generated code; discarded %d (%.3f%%); profiler RSS peak %.1f MB, "
+          "%d distinct stacks (the profile grows with them; caches are bounded), %d samples in generated code; discarded %d (%.3f%%); profiler RSS peak %.1f MB, "
           "last %.1f MB; %.0f s wall" % (args.label, samples, duration, ticks, ticks / duration if duration else 0,
                                           args.rate, missed_ticks, stacks, generated, failed, share, peak / 1024.0,
                                           last / 1024.0, elapsed))

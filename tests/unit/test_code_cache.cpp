@@ -62,10 +62,10 @@ std::uint64_t make_code(RegionMemory& memory, const Layout& layout, const std::s
     memory.put<std::int64_t>(code, 1);   // ob_refcnt: a live object (a freed one is refused)
     memory.put<std::int64_t>(code + layout.varobject_size, units);
     memory.put(code + layout.code_name, make_str(memory, layout, name));
-    memory.put(code + layout.code_qualname, make_str(memory, layout, name));
+    if (layout.code_qualname != kAbsent) memory.put(code + layout.code_qualname, make_str(memory, layout, name));
     memory.put(code + layout.code_filename, make_str(memory, layout, file));
     memory.put<std::int32_t>(code + layout.code_firstlineno, 1);
-    memory.put(code + layout.code_first_traceable, first_traceable);
+    if (layout.code_first_traceable != kAbsent) memory.put(code + layout.code_first_traceable, first_traceable);
     return code;
 }
 
@@ -153,4 +153,61 @@ TEST_CASE("a code object replaced at the same address leaves the sample's earlie
 
     cache.trim();   // the next sample: the replaced entry is gone, the new one stays
     CHECK(cache.resolve(code) == after);
+}
+
+TEST_CASE("a look-alike code object at the same address, its strings too, is told by their characters", "[code]") {
+    // A loop compiling look-alike code (tests/e2e/targets/churn.py) gets from
+    // the allocator a new code object where the old one was, and its name and
+    // file strings where the old ones were: every pointer and field of the
+    // header is the same. Seen on 2.7: churn_gen_2253.py's module code shown
+    // with the file name churn_gen_2242.py, cached at that address before.
+    for (const PythonVersion version : {PythonVersion{3, 6, 15}, PythonVersion{3, 12, 1}, PythonVersion{3, 14, 0}}) {
+        const Layout layout = *layout_for(version);
+        RegionMemory memory;
+        CodeCache cache(memory, layout, 0);
+        const std::uint64_t code = make_code(memory, layout, "g_2242", "churn_gen_2242.py", 8, 0);
+        const CodeInfo* before = cache.resolve(code);
+        REQUIRE(before);
+        CHECK(before->file == "churn_gen_2242.py");
+        const std::string before_name = before->name;
+        cache.trim();
+        CHECK(cache.resolve(code) == before);   // unchanged: a hit
+
+        // The same addresses, other characters (the header is untouched).
+        std::uint64_t name = 0, file = 0;
+        REQUIRE(memory.read(code + layout.code_name, &name, 8));
+        REQUIRE(memory.read(code + layout.code_filename, &file, 8));
+        const std::string new_name = "g_2253", new_file = "churn_gen_2253.py";
+        for (std::size_t i = 0; i < new_name.size(); ++i) memory.put(name + layout.ascii_object_size + i, new_name[i]);
+        for (std::size_t i = 0; i < new_file.size(); ++i) memory.put(file + layout.ascii_object_size + i, new_file[i]);
+        // A hash computed meanwhile, or the string interned, is no change.
+        memory.put<std::int64_t>(file + layout.unicode_length + 8, 12345);
+        cache.trim();
+        const CodeInfo* after = cache.resolve(code);
+        REQUIRE(after);
+        CHECK(after->name == "g_2253");
+        CHECK(after->file == "churn_gen_2253.py");
+        CHECK(before_name == "g_2242");
+
+        cache.trim();
+        memory.put<std::uint32_t>(file + layout.unicode_state, (1u << 2) | 0x20 | 0x40 | 1);   // interned
+        CHECK(cache.resolve(code) == after);
+    }
+}
+
+TEST_CASE("the cache keeps at most kMaxEntries code objects, the least recently used go first", "[code]") {
+    const Layout layout = *layout_for(PythonVersion{3, 12, 1});
+    RegionMemory memory;
+    CodeCache cache(memory, layout, 0);
+    const std::uint64_t kept = make_code(memory, layout, "main_loop", "/app/main.py", 8, 0);
+    for (std::size_t i = 0; i < CodeCache::kMaxEntries + 100; ++i) {
+        cache.trim();
+        REQUIRE(cache.resolve(kept));
+        std::uint64_t generated = make_code(memory, layout, "f_" + std::to_string(i), "gen.py", 8, 0);
+        REQUIRE(cache.resolve(generated));
+        CHECK(cache.size() <= CodeCache::kMaxEntries + 1);
+    }
+    const CodeInfo* main_loop = cache.resolve(kept);
+    cache.trim();
+    CHECK(cache.resolve(kept) == main_loop);   // used every sample: never evicted
 }
