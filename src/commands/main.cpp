@@ -79,14 +79,20 @@ void add_presentation_options(CLI::App& app, Exports& exports) {
 void add_sampling_options(CLI::App& app, RecordOptions& options, std::string& mode) {
     app.add_option("--rate", options.sampler.rate_hz, "Samples per second (default 1000)")
         ->check(CLI::Range(1.0, 100000.0));
-    app.add_option("--mode", mode, "cpu: only threads running on a CPU (default); wall: every thread")
-        ->check(CLI::IsMember({"cpu", "wall"}));
+    app.add_option("--mode", mode,
+                   "cpu: only threads running on a CPU (default); wall: every thread; "
+                   "gil: only the thread holding the GIL")
+        ->check(CLI::IsMember({"cpu", "wall", "gil"}));
+    app.add_flag("--idle", options.sampler.idle,
+                 "cpu mode: sample idle threads too, under an <idle> frame");
     app.add_option("--duration", options.sampler.duration_s, "Stop sampling after this many seconds")
         ->check(CLI::PositiveNumber);
     add_presentation_options(app, options.exports);
 }
 
-SampleMode parse_mode(const std::string& mode) { return mode == "wall" ? SampleMode::Wall : SampleMode::Cpu; }
+SampleMode parse_mode(const std::string& mode) {
+    return mode == "wall" ? SampleMode::Wall : mode == "gil" ? SampleMode::Gil : SampleMode::Cpu;
+}
 
 bool on_terminal() { return ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO); }
 
@@ -298,6 +304,16 @@ int main(int argc, char** argv) {
     }
 
     set_full_paths(g_full_paths_flag);
+
+    // --idle keeps the threads cpu mode leaves out: other modes have none to keep.
+    for (auto [options, mode] : {std::pair{&launch_options, &launch_mode}, {&attach_options, &attach_mode},
+                                 {&remote_options, &remote_mode}, {&live_options, &live_mode}}) {
+        if (options->sampler.idle && *mode != "cpu") {
+            std::fprintf(stderr, "profiling: --idle applies to --mode cpu only, not --mode %s (wall keeps every "
+                                 "thread already, gil only the GIL holder)\n", mode->c_str());
+            return 2;
+        }
+    }
 
     // A PID is checked here rather than by CLI11, whose range message
     // prints a 300-digit float: one line, status 2 as for usage errors.

@@ -30,7 +30,10 @@ ProfileInfo describe(const attach::StackWalker& walker, const SamplerOptions& op
     info.pid = walker.location().pid;
     info.command = std::move(command);
     info.python_version = walker.location().version.text();
-    info.mode = options.mode == SampleMode::Cpu ? "cpu" : "wall";
+    info.mode = options.mode == SampleMode::Wall ? "wall"
+                : options.mode == SampleMode::Gil ? "gil"
+                : options.idle                    ? "cpu+idle"
+                                                  : "cpu";
     info.rate_hz = options.rate_hz;
     info.started_unix_ms = unix_millis();
     if (activity && options.mode == SampleMode::Cpu) info.cpu_detection = activity->method_name();
@@ -74,10 +77,16 @@ void Sampler::sample_once() {
     // In cpu mode an idle thread costs one read of its kernel state; its
     // stack is not walked at all.
     attach::ThreadFilter running, unchanged;
+    idle_.clear();
     if (options_.mode == SampleMode::Cpu) {
         running = [this](const attach::ThreadSample& thread) {
-            return thread.native_id ? activity_->is_running(*thread.native_id) : thread.holds_gil;
+            const bool ran = thread.native_id ? activity_->is_running(*thread.native_id) : thread.holds_gil;
+            if (!ran && options_.idle) idle_.push_back(thread.thread_state);
+            return ran || options_.idle;
         };
+    } else if (options_.mode == SampleMode::Gil) {
+        // The holder is read with the thread list, before any stack is walked.
+        running = [](const attach::ThreadSample& thread) { return thread.holds_gil; };
     } else {
         // In wall mode a thread that has not been on a CPU since the last
         // tick keeps its stack: it is not read again.
@@ -86,7 +95,7 @@ void Sampler::sample_once() {
         };
     }
     try {
-        builder_.fold(walker_.sample(running, unchanged));
+        builder_.fold(walker_.sample(running, unchanged), idle_);
     } catch (...) {
         activity_->end_tick();   // this tick's records stay consumed; its threads stay tracked
         throw;

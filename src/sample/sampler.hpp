@@ -17,12 +17,14 @@ namespace profiling {
 enum class SampleMode {
     Cpu,    // only threads the kernel shows running (state R)
     Wall,   // every thread, running or waiting
+    Gil,    // only the thread holding the GIL (per interpreter): "what holds the GIL"
 };
 
 struct SamplerOptions {
     double rate_hz = 1000;
     SampleMode mode = SampleMode::Cpu;
     std::optional<double> duration_s;   // stop after this long
+    bool idle = false;                  // cpu mode: keep idle threads too, under an <idle> frame
 };
 
 // Why run() returned.
@@ -55,6 +57,7 @@ private:
     SamplerOptions options_;
     // cpu mode: which threads ran; wall mode: which stayed off CPU (their stacks are reused).
     std::optional<ThreadActivity> activity_;
+    std::vector<std::uint64_t> idle_;          // --idle: this tick's idle threads (thread states)
     ProfileBuilder builder_;
 };
 

@@ -7,6 +7,7 @@ namespace profiling {
 
 std::string FrameInfo::label() const {
     const std::string& name = qualname ? *qualname : function;
+    if (file.empty()) return name;   // a pseudo-frame (<idle>)
     if (name == "<module>") return file + ":" + std::to_string(first_line);
     return name + " (" + file + ":" + std::to_string(first_line) + ")";
 }

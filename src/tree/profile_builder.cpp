@@ -1,5 +1,6 @@
 #include "src/tree/profile_builder.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <utility>
@@ -57,7 +58,7 @@ std::size_t ProfileBuilder::thread_index(const attach::ThreadSample& sample) {
     return it->second;
 }
 
-void ProfileBuilder::fold(const std::vector<attach::ThreadSample>& threads) {
+void ProfileBuilder::fold(const std::vector<attach::ThreadSample>& threads, const std::vector<std::uint64_t>& idle) {
     std::lock_guard lock(mutex_);
     ++profile_.info.ticks;
     for (const attach::ThreadSample& sample : threads) {
@@ -69,7 +70,7 @@ void ProfileBuilder::fold(const std::vector<attach::ThreadSample>& threads) {
             continue;
         }
         std::size_t index = thread_index(sample);
-        const std::int32_t line = sample.frames.front().line;
+        std::int32_t line = sample.frames.front().line;
         LastLeaf& last = last_leaf_[index];
         NodeId leaf = 0;
         if (sample.reused && last.thread_state == sample.thread_state && last.thread_state != 0) {
@@ -79,6 +80,14 @@ void ProfileBuilder::fold(const std::vector<attach::ThreadSample>& threads) {
             stack_.clear();
             for (auto frame = sample.frames.rbegin(); frame != sample.frames.rend(); ++frame) {
                 stack_.push_back(frame_id(*frame->code));
+            }
+            // cpu mode's --idle: a thread that did not run gets <idle> innermost.
+            if (!idle.empty() && std::find(idle.begin(), idle.end(), sample.thread_state) != idle.end()) {
+                if (idle_frame_ == kNoFrame) {
+                    idle_frame_ = profile_.frames.intern(FrameInfo{"<idle>", std::nullopt, "", 0});
+                }
+                stack_.push_back(idle_frame_);
+                line = 0;
             }
             leaf = profile_.threads[index].tree.add(stack_, line, paths_[index]);
             last = {sample.thread_state, leaf};

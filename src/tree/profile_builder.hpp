@@ -29,7 +29,9 @@ public:
     explicit ProfileBuilder(ProfileInfo info);
 
     // Folds one sampling round (a tick) into the profile. One thread only.
-    void fold(const std::vector<attach::ThreadSample>& threads);
+    // Threads whose thread state is in `idle` (cpu mode's --idle) get an
+    // `<idle>` frame innermost.
+    void fold(const std::vector<attach::ThreadSample>& threads, const std::vector<std::uint64_t>& idle = {});
     // Ticks the sampler was too late for; rounds that could not read the target.
     void add_missed_ticks(std::uint64_t n);
     void add_failed_read();
@@ -108,6 +110,7 @@ private:
     };
     std::vector<LastLeaf> last_leaf_;
     std::vector<FrameId> stack_;                                 // scratch, outermost first
+    FrameId idle_frame_ = kNoFrame;                              // the <idle> pseudo-frame, once interned
 
     mutable std::mutex replica_mutex_;   // guards the snapshot side: one snapshot at a time
     mutable Profile replica_;
