@@ -26,6 +26,7 @@
 #include "src/format/diff_report.hpp"
 #include "src/format/text_report.hpp"
 #include "src/commands/tracing_command.hpp"
+#include "src/install/version.hpp"
 #include "tui/viewer_app.hpp"
 
 #include <CLI/CLI.hpp>
@@ -174,6 +175,8 @@ int main(int argc, char** argv) {
         "Live:    profiling live-profile [-S] [options] SCRIPT|-m MODULE [-- ARGS...]\n"
         "Without -S the tracing profiler (exact calls and times, inside the program) runs;\n"
         "-S samples the program from outside instead.");
+    app.set_version_flag("--version", [] { return version_text(); },
+                         "Print the version and where the Python package is, then exit");
 
     RecordOptions launch_options;
     std::string launch_mode = "cpu";

@@ -7,6 +7,7 @@
 #include "src/format/profile_file.hpp"
 #include "src/commands/stop_signals.hpp"
 #include "src/format/text_report.hpp"
+#include "src/install/install_paths.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,12 +22,6 @@
 #include <sys/stat.h>
 #include <thread>
 
-#ifndef PROFILING_PYTHON_DIR
-#error "the build defines PROFILING_PYTHON_DIR: where the profiling Python package lives"
-#endif
-#ifndef PROFILING_BUILD_DIR
-#error "the build defines PROFILING_BUILD_DIR: where the tracer's extension is built"
-#endif
 
 namespace profiling {
 
@@ -58,12 +53,8 @@ private:
     fs::path path_;
 };
 
-// Where the Python package is: $PROFILING_PYTHON_DIR, else the source tree
-// this binary was built from.
-std::string python_package_dir() {
-    if (const char* env = std::getenv("PROFILING_PYTHON_DIR"); env && *env) return env;
-    return PROFILING_PYTHON_DIR;
-}
+// Where the Python package is (src/install/install_paths.hpp).
+std::string python_package_dir() { return python_package_location().dir; }
 
 std::string python_literal(const std::string& text) { return nlohmann::json(text).dump(); }
 
@@ -77,12 +68,13 @@ void check_package(const std::string& dir) {
     if (!fs::is_regular_file(fs::path(dir) / "profiling" / "_launch.py", ec)) {
         throw Error(ErrorKind::Internal,
                     fmt::format("the profiling Python package is not in {} (moved since the build?)", dir),
-                    "set PROFILING_PYTHON_DIR to the python/ directory of the profiling source tree");
+                    "reinstall profiling, or set PROFILING_PYTHON_DIR to the directory that holds profiling/_launch.py");
     }
 }
 // The launch spec that runs `base` (a script or -m) or timeit under the bootstrap.
 LaunchSpec bootstrap_spec(const LaunchSpec& base, const nlohmann::json& config) {
-    check_package(python_package_dir());
+    const PythonPackageLocation package = python_package_location();
+    check_package(package.dir);
     LaunchSpec spec = base;
     // Written so that any Python parses it: the ones the tracer does not
     // support (before 2.7, 3.0 to 3.5) leave with kTooOldStatus before the
@@ -91,10 +83,10 @@ LaunchSpec bootstrap_spec(const LaunchSpec& base, const nlohmann::json& config) 
         "-c", fmt::format("import sys; sys.exit({}) if sys.version_info < (2, 7) or (3,) <= sys.version_info < (3, 6) "
                           "else None; sys.path.insert(0, {}); "
                           "import profiling._launch as launch; launch.main()",
-                          kTooOldStatus, python_literal(python_package_dir()))};
+                          kTooOldStatus, python_literal(package.dir))};
     spec.environment.emplace_back("PROFILING_LAUNCH", config.dump());
-    const char* build = std::getenv("PROFILING_BUILD_DIR");
-    if (!build || !*build) spec.environment.emplace_back("PROFILING_BUILD_DIR", PROFILING_BUILD_DIR);
+    // An installed package finds its extension next to itself; a source tree in its build.
+    if (!package.build_dir.empty()) spec.environment.emplace_back("PROFILING_BUILD_DIR", package.build_dir);
     return spec;
 }
 
