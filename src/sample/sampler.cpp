@@ -73,12 +73,15 @@ Sampler::Sampler(attach::StackWalker& walker, const SamplerOptions& options, std
                                                 : ThreadActivity::Question::StayedOffCpu),
       builder_(describe(walker, options, std::move(command), activity_)) {}
 
-void Sampler::sample_once() {
+void Sampler::sample_once() { sample_at(monotonic_nanos()); }
+
+void Sampler::sample_at(std::int64_t tick) {
     // In cpu mode an idle thread costs one read of its kernel state; its
     // stack is not walked at all.
     attach::ThreadFilter running, unchanged;
     idle_.clear();
     if (options_.mode == SampleMode::Cpu) {
+        activity_->begin_tick(tick);
         running = [this](const attach::ThreadSample& thread) {
             const bool ran = thread.native_id ? activity_->is_running(*thread.native_id) : thread.holds_gil;
             if (!ran && options_.idle) idle_.push_back(thread.thread_state);
@@ -134,11 +137,12 @@ SamplerStop Sampler::run(const std::atomic<bool>& stop) {
     while (!stop.load(std::memory_order_relaxed)) {
         // Stop requests are seen at the next tick: at most 1.5 periods late.
         if (!sleep_until(schedule.deadline())) continue;
+        const SampleSchedule::Nanos tick = schedule.deadline();
         const SampleSchedule::Nanos now = monotonic_nanos();   // vDSO: no system call
         if (std::uint64_t missed = schedule.advance(now)) builder_.add_missed_ticks(missed);
         if (now - started >= duration) return finish(SamplerStop::DurationReached);
         try {
-            sample_once();
+            sample_at(tick);
         } catch (const Error& error) {
             if (error.kind() == ErrorKind::NoSuchProcess || target_gone()) {
                 return finish(SamplerStop::TargetExited);

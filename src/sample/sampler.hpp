@@ -41,6 +41,9 @@ public:
 
     // Takes one sample now (what run() does per tick).
     void sample_once();
+    // Takes the sample of a tick due at `tick` (CLOCK_MONOTONIC, ns): in cpu
+    // mode the threads on a CPU at that time are sampled.
+    void sample_at(std::int64_t tick);
 
     // A copy of the profile so far; safe to call from another thread, and
     // the sampler does not wait for it (see profile_builder.hpp).

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace profiling {
@@ -62,6 +63,10 @@ int TaskClockEvents::open_event(pid_t tid, int cpu, bool dummy) {
         attr.sample_type |= PERF_SAMPLE_TIME;
         attr.sample_id_all = 1;
         attr.context_switch = dummy ? 0 : 1;
+        // On the sampler's clock, so cpu mode can tell where a thread was
+        // when a tick was due (events sharing a buffer share their clock).
+        attr.use_clockid = 1;
+        attr.clockid = CLOCK_MONOTONIC;
     }
     // Never woken: the sampler reads the buffers on its own schedule.
     attr.watermark = 0;

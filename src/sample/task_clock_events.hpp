@@ -28,7 +28,7 @@ public:
     // One context switch as the kernel recorded it.
     struct Switch {
         pid_t tid = 0;
-        std::uint64_t time = 0;   // perf clock, ns: orders records of different CPUs
+        std::uint64_t time = 0;   // CLOCK_MONOTONIC, ns: orders records of different CPUs
         bool in = false;          // switched in (false: out)
     };
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <string>
+#include <time.h>
 #include <unistd.h>
 
 namespace profiling {
@@ -18,9 +19,11 @@ bool cpu_detection_forced_to_proc() {
 ThreadActivity::ThreadActivity(pid_t pid, std::uint64_t period_ns, Question question)
     : pid_(pid), question_(question) {
     if (!cpu_detection_forced_to_proc()) {
-        auto events = std::make_unique<TaskClockEvents>(
-            period_ns, question == Question::IsRunning ? TaskClockEvents::Records::CpuPeriods
-                                                       : TaskClockEvents::Records::Switches);   // may raise the descriptor limit
+        // Both questions are answered from context-switch records (cpu
+        // mode: not from a record per period of CPU time, which comes at a
+        // fixed phase of a program paced by the clock and so dropped ticks
+        // at one phase of its loop; docs/sampling.md).
+        auto events = std::make_unique<TaskClockEvents>(period_ns, TaskClockEvents::Records::Switches);   // may raise the descriptor limit
         if (events->usable()) events_ = std::move(events);
     }
     rlimit limit{};
@@ -38,28 +41,58 @@ ThreadActivity::~ThreadActivity() {
 
 const char* ThreadActivity::method_name() const { return events_ ? "perf events" : "/proc"; }
 
-void ThreadActivity::drain() {
+void ThreadActivity::drain_until_tick() {
     drained_ = true;
-    ran_.clear();
-    lost_ = !events_->drain(ran_);
-    for (pid_t tid : ran_) {
-        if (auto it = threads_.find(tid); it != threads_.end() && it->second.credits < 2) ++it->second.credits;
+    lost_ = !events_->drain_switches(later_);
+    if (lost_) {
+        later_.clear();
+        for (auto& [tid, entry] : threads_) entry.state_known = false;
+        return;
     }
+    // In time order (the rings are per CPU: a thread that moved has records
+    // in two), up to the tick's due time: waking the sampler may itself have
+    // switched the thread off the CPU it had, after the tick; such records
+    // count from the next tick on.
+    std::sort(later_.begin(), later_.end(),
+              [](const TaskClockEvents::Switch& x, const TaskClockEvents::Switch& y) { return x.time < y.time; });
+    std::size_t applied = 0;
+    for (; applied < later_.size() && static_cast<std::int64_t>(later_[applied].time) <= tick_; ++applied) {
+        const TaskClockEvents::Switch& change = later_[applied];
+        auto it = threads_.find(change.tid);
+        if (it == threads_.end()) continue;
+        Entry& entry = it->second;
+        if (entry.state_known && change.time < entry.last_switch) continue;
+        entry.state_known = true;
+        entry.on_cpu = change.in;
+        entry.last_switch = change.time;
+    }
+    later_.erase(later_.begin(), later_.begin() + static_cast<std::ptrdiff_t>(applied));
 }
 
 bool ThreadActivity::is_running(pid_t tid) {
-    if (events_ && !drained_) drain();
+    if (events_ && !drained_) drain_until_tick();
     Entry& entry = threads_[tid];
     entry.used = true;
-    if (events_ && !entry.track_failed) {
-        if (!entry.event_fds.empty() && !lost_) {
-            if (entry.credits == 0) return false;
-            --entry.credits;
-            return true;
-        }
-        if (entry.event_fds.empty()) entry.track_failed = !events_->track(tid, entry.event_fds);
+    if (!events_ || entry.track_failed) return proc_says_running(entry, tid);
+    if (entry.event_fds.empty()) {
+        // New: its switches are recorded from now on; where it is now, /proc says.
+        entry.track_failed = !events_->track(tid, entry.event_fds);
+        if (entry.track_failed) return proc_says_running(entry, tid);
+    } else if (entry.state_known) {
+        return entry.on_cpu;
     }
-    return proc_says_running(entry, tid);
+    // /proc's answer (R: running, or runnable, as a thread the sampler's
+    // wake-up took the CPU from is) holds until the thread's next switch.
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const auto stamp = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(now.tv_nsec);
+    const bool running = proc_says_running(entry, tid);
+    if (!entry.state_known || stamp >= entry.last_switch) {
+        entry.state_known = true;
+        entry.on_cpu = running;
+        entry.last_switch = stamp;
+    }
+    return running;
 }
 
 void ThreadActivity::drain_switches() {

@@ -1,16 +1,19 @@
 // Did a thread run? Asked once per tick for every thread in cpu mode.
 //
 // Two ways to know, the first that works is used:
-// - perf events (TaskClockEvents): the kernel writes a record each time a
-//   thread has spent one tick period on a CPU, so a thread counts as running
-//   in as many ticks as it had periods of CPU time (exact CPU accounting),
-//   and an idle thread costs no system call at all;
-// - /proc/PID/task/TID/stat, state R at the tick, with one open file per
+// - perf events (TaskClockEvents): the kernel records each time a thread is
+//   switched onto or off a CPU, on CLOCK_MONOTONIC, so its last record
+//   before the tick was due says whether it was on a CPU then (not when the
+//   sampler runs: where the sampler's wake-up took the thread's CPU, that
+//   switched the thread off, after the tick): the CPU time the scheduler
+//   gave it, at the tick's instant, whatever phase of its work that is. A
+//   thread that keeps running or keeps sleeping costs nothing;
+// - /proc/PID/task/TID/stat, state R at the tick (running or runnable), with one open file per
 //   thread kept across ticks (a pread of an open /proc file costs far less
 //   than open+read+close), where perf events are refused
 //   (perf_event_paranoid, no CAP_PERFMON) or PROFILING_CPU_DETECTION=proc.
 // A thread seen for the first time, or in a tick whose records overflowed,
-// is answered from /proc: its events have no history yet.
+// is answered from /proc, which then holds until its next switch.
 //
 // In wall mode (Question::StayedOffCpu) it answers instead whether a thread
 // has not been on a CPU at all since the previous tick, from the kernel's
@@ -44,9 +47,13 @@ public:
     // "perf events" or "/proc", for the report header.
     const char* method_name() const;
 
-    // True when the thread had a period of CPU time not yet counted (perf
-    // events) or is in state R now (/proc). A thread that cannot be read
-    // counts as not running.
+    // Question::IsRunning: the tick being answered was due at `tick`
+    // (CLOCK_MONOTONIC, ns).
+    void begin_tick(std::int64_t tick) { tick_ = tick; }
+
+    // True when the thread was on a CPU when the tick was due (perf events)
+    // or is in state R now (/proc). A thread that cannot be read counts as
+    // not running.
     bool is_running(pid_t tid);
 
     // Question::StayedOffCpu: true only when the kernel says the thread has
@@ -69,14 +76,10 @@ private:
         int stat_fd = -1;
         std::vector<int> event_fds;   // empty: not tracked by perf events
         bool used = false;
-        // Periods of CPU time recorded and not yet sampled, at most 2: a
-        // record lands anywhere in a tick, so a thread that runs all the time
-        // sometimes has none in one tick and two in the next; the credit
-        // keeps it sampled in as many ticks as it had periods, give or take one.
-        std::uint32_t credits = 0;
         bool track_failed = false;    // the kernel refused its events: /proc for good
         // StayedOffCpu: a switch recorded since the last question; where it
-        // is now (as of its latest switch; unknown counts as on a CPU); its
+        // is now (as of its latest switch; unknown counts as on a CPU; in cpu
+        // mode as of the tick, or of /proc's answer); its
         // CPU time when last read, to learn that a thread that never switched
         // since it was tracked is off CPU; ticks to wait before reading it
         // again (a thread that keeps running is not read every tick).
@@ -89,7 +92,7 @@ private:
     };
     void drain_switches();
     bool proc_says_running(Entry& entry, pid_t tid);
-    void drain();
+    void drain_until_tick();
 
     pid_t pid_;
     // /proc stat files kept open at most (a quarter of the descriptor limit;
@@ -99,7 +102,8 @@ private:
     std::unique_ptr<TaskClockEvents> events_;
     std::unordered_map<pid_t, Entry> threads_;
     Question question_;
-    std::vector<pid_t> ran_;   // scratch
+    std::vector<TaskClockEvents::Switch> later_;   // IsRunning: records after the tick, for the next one
+    std::int64_t tick_ = 0;
     std::vector<TaskClockEvents::Switch> switches_;   // scratch
     bool drained_ = false;     // this tick's records are in
     bool lost_ = false;        // ... and some were lost
