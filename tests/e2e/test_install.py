@@ -2,7 +2,11 @@
 """End-to-end: `meson install` gives a `profiling` that needs nothing from the
 source or build tree.
 
-    python3 tests/e2e/test_install.py --build-dir BUILD --python PY [--meson MESON]
+    python3 tests/e2e/test_install.py --build-dir BUILD --python PY [--meson MESON] [--deb]
+
+With --deb, the tree comes from the Debian package instead: scripts/package
+builds it from BUILD, its control must name the shared libraries in Depends,
+and `dpkg -x` unpacks it into ROOT/first; then the same checks run.
 
 Installs BUILD with `meson install --no-rebuild --destdir ROOT/first` into a
 scratch directory, then MOVES the installed tree to ROOT/moved (so any path
@@ -93,11 +97,35 @@ def only_one(pattern, what):
     return found[0]
 
 
+def unpack_deb(source, build, scratch, root):
+    """scripts/package BUILD -> a .deb whose Depends name the libraries; dpkg -x into root."""
+    for tool in ("dpkg-deb", "dpkg-shlibdeps"):
+        if not shutil.which(tool):
+            raise Failure("%s is missing (Debian: apt install dpkg-dev)" % tool)
+    deb = os.path.join(scratch, "profiling.deb")
+    r = run([os.path.join(source, "scripts", "package"), build, deb], dict(os.environ), scratch, timeout=300)
+    check(r.returncode == 0 and os.path.isfile(deb), "scripts/package builds a .deb" + tail(r))
+    r = run(["dpkg-deb", "--field", deb, "Package", "Version", "Architecture", "Depends"], dict(os.environ), scratch)
+    check(r.returncode == 0, "dpkg-deb reads its control" + tail(r))
+    fields = dict(line.split(": ", 1) for line in r.stdout.splitlines() if ": " in line)
+    check(fields.get("Package") == "profiling", "Package: profiling")
+    depends = fields.get("Depends", "")
+    missing = [lib for lib in ("libc6", "libstdc++6", "libfmt", "libelf1", "libncursesw6", "libssl3") if lib not in depends]
+    check(not missing, "Depends names the shared libraries (missing: %s): %s" % (missing, depends))
+    r = run(["dpkg-deb", "--contents", deb], dict(os.environ), scratch)
+    check("./usr/bin/profiling" in r.stdout and "/man1/profiling.1.gz" in r.stdout,
+          "the package holds usr/bin/profiling and the gzipped man page")
+    os.mkdir(root)
+    r = run(["dpkg", "-x", deb, root], dict(os.environ), scratch)
+    check(r.returncode == 0, "dpkg -x unpacks it into a scratch root" + tail(r))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build-dir", required=True)
     parser.add_argument("--python", required=True)
     parser.add_argument("--meson", default="meson")
+    parser.add_argument("--deb", action="store_true", help="install through scripts/package's .deb")
     args = parser.parse_args()
     build = os.path.abspath(args.build_dir)
     source = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -109,9 +137,12 @@ def main():
     tracing_skipped = None
     try:
         first = os.path.join(scratch, "first")
-        r = run([args.meson, "install", "-C", build, "--no-rebuild", "--quiet", "--skip-subprojects",
-                 "--destdir", first], env=dict(os.environ), cwd=scratch, timeout=300)
-        check(r.returncode == 0, "meson install --destdir succeeds" + tail(r))
+        if args.deb:
+            unpack_deb(source, build, scratch, first)
+        else:
+            r = run([args.meson, "install", "-C", build, "--no-rebuild", "--quiet", "--skip-subprojects",
+                     "--destdir", first], env=dict(os.environ), cwd=scratch, timeout=300)
+            check(r.returncode == 0, "meson install --destdir succeeds" + tail(r))
         moved = os.path.join(scratch, "moved")
         os.rename(first, moved)
         binary = only_one(os.path.join(moved, "**", "bin", "profiling"), "binary")
