@@ -9,7 +9,8 @@ Looked for, in order:
 
   1. ``$PROFILING_BUILD_DIR/python`` and ``$PROFILING_BUILD_DIR``;
   2. this package's directory (an installed copy);
-  3. ``build/python`` of the source tree this package lives in (``python/../build``).
+  3. ``build/python`` of the source tree this package lives in (``python/../build``),
+     unless this is an installed copy (no source tree: no meson.build above it).
 """
 import os
 import sys
@@ -44,8 +45,21 @@ def search_dirs():
     if build:
         dirs += [os.path.join(build, "python"), build]
     dirs.append(PACKAGE_DIR)
-    dirs.append(os.path.join(SOURCE_ROOT, "build", "python"))
+    if not installed():
+        dirs.append(os.path.join(SOURCE_ROOT, "build", "python"))
     return dirs
+
+
+def installed():
+    """True for an installed copy (meson install, the .deb): no source tree around this package."""
+    return not os.path.isfile(os.path.join(SOURCE_ROOT, "meson.build"))
+
+
+def installed_tags():
+    """The ABIs this installed package has the tracer for (cpython311, ...)."""
+    suffixes = tuple(extension_suffixes())
+    return sorted(name[len("_tracer_"):].split(".")[0] for name in os.listdir(PACKAGE_DIR)
+                  if name.startswith("_tracer_") and name.endswith(suffixes))
 
 
 def find_extension():
@@ -64,6 +78,13 @@ def load():
     if module is not None:
         return module
     path = find_extension()
+    if path is None and installed() and not os.environ.get("PROFILING_BUILD_DIR"):
+        raise ImportError(
+            "profiling: the tracer's extension is not installed for this interpreter "
+            "(Python %d.%d, %s, ABI %s); this installation has it for: %s. Rebuild profiling with "
+            "-Dpython_interpreters=python3,%s and reinstall it, or sample instead (-S)"
+            % (sys.version_info[0], sys.version_info[1], sys.executable, abi_tag(),
+               ", ".join(installed_tags()) or "none", sys.executable))
     if path is None:
         raise ImportError(
             "profiling: the tracer's extension is not built for this interpreter "

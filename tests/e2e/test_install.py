@@ -182,7 +182,7 @@ def main():
         extensions = glob.glob(os.path.join(moved, "**", "profiling", "_tracer_*"), recursive=True)
         print("  installed tracer extensions: %s" % [os.path.basename(e) for e in extensions])
         r = run([binary, "--python", args.python, script, "--", "0"], env, work)
-        if r.returncode != 0 and "not built for this interpreter" in r.stderr:
+        if r.returncode != 0 and ("not built for this interpreter" in r.stderr or "not installed for this interpreter" in r.stderr):
             tracing_skipped = "the tracer is not built for %s (%s)" % (args.python, r.stderr.strip()[-200:])
         else:
             check(r.returncode == 0, "profiling prog.py (tracing) exits 0" + tail(r))
@@ -195,6 +195,17 @@ def main():
             rows = [l.split() for l in r.stderr.splitlines() if l.strip().startswith("busy_install_check ")]
             check(rows and rows[0][2] == str(CALLS),
                   "tracing counts busy_install_check's %d calls exactly: %s" % (CALLS, rows[:1]))
+
+        # Without the extension for the interpreter: one line saying what is installed and what to do.
+        for extension in extensions:
+            os.rename(extension, extension + ".hidden")
+        r = run([binary, "--python", args.python, script, "--", "0"], env, work)
+        check(r.returncode != 0 and "not installed for this interpreter" in r.stderr
+              and "this installation has it for: none" in r.stderr and "Traceback" not in r.stderr,
+              "an interpreter the install has no tracer for gets one line naming what to do: %r"
+              % r.stderr.strip()[-300:])
+        for extension in extensions:
+            os.rename(extension + ".hidden", extension)
 
         # The man page.
         page = only_one(os.path.join(moved, "**", "man1", "profiling.1*"), "man page")
