@@ -221,10 +221,17 @@ def main():
         # Bash completion.
         completion = only_one(os.path.join(moved, "**", "bash-completion", "completions", "profiling"),
                               "bash completion")
-        probe = ("set -u; source %s || exit 3; complete -p profiling || exit 4; "
-                 "COMP_WORDS=(profiling vi); COMP_CWORD=1; _profiling; echo \"SUBS=${COMPREPLY[*]}\"; "
-                 "COMP_WORDS=(profiling attach --dur); COMP_CWORD=2; _profiling; echo \"OPTS=${COMPREPLY[*]}\"; "
-                 "COMP_WORDS=(profiling --ver); COMP_CWORD=1; _profiling; echo \"TOP=${COMPREPLY[*]}\"") % completion
+        # With bash-completion's helpers loaded first, as in an interactive shell (when installed).
+        helpers = "/usr/share/bash-completion/bash_completion"
+        preamble = "source %s || exit 5; " % helpers if os.path.isfile(helpers) else ""
+        print("  bash-completion helpers: %s" % (helpers if preamble else "not installed (plain bash)"))
+        probe = preamble + ("source %s || exit 3; complete -p profiling || exit 4; "
+                 # (as bash sets them for a TAB at the end of the line)
+                 "complete_line() { COMP_LINE=$1; COMP_POINT=${#1}; read -ra COMP_WORDS <<< \"$1\"; "
+                 "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _profiling; }; "
+                 "complete_line 'profiling vi'; echo \"SUBS=${COMPREPLY[*]}\"; "
+                 "complete_line 'profiling attach --dur'; echo \"OPTS=${COMPREPLY[*]}\"; "
+                 "complete_line 'profiling --ver'; echo \"TOP=${COMPREPLY[*]}\"") % completion
         r = run(["bash", "--norc", "--noprofile", "-c", probe], env, work)
         check(r.returncode == 0 and r.stderr.strip() == "",
               "the completion sources and runs without error (%r)" % r.stderr.strip()[:300])
