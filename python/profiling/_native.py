@@ -105,14 +105,22 @@ def load():
 
 
 def find_profiling_binary():
-    """The `profiling` command: $PROFILING_BIN, the build next to this package, or PATH."""
+    """The `profiling` command: $PROFILING_BIN, the build next to this package (or the
+    installation's bin/), or PATH."""
     candidates = []
     if os.environ.get("PROFILING_BIN"):
         candidates.append(os.environ["PROFILING_BIN"])
     build = os.environ.get("PROFILING_BUILD_DIR")
     if build:
         candidates.append(os.path.join(build, "profiling"))
-    candidates.append(os.path.join(SOURCE_ROOT, "build", "profiling"))
+    if installed():
+        # <prefix>/bin/profiling, a few levels above <prefix>/<libdir>/profiling/python/profiling.
+        directory = PACKAGE_DIR
+        for _ in range(6):
+            directory = os.path.dirname(directory)
+            candidates.append(os.path.join(directory, "bin", "profiling"))
+    else:
+        candidates.append(os.path.join(SOURCE_ROOT, "build", "profiling"))
     for candidate in candidates:
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate

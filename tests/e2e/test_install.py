@@ -207,6 +207,16 @@ def main():
         for extension in extensions:
             os.rename(extension + ".hidden", extension)
 
+        # The installed Python package (profiling.sampling, run_viewer) finds the installed
+        # binary, not one on PATH or in the build tree.
+        package_dir = os.path.dirname(os.path.dirname(extensions[0])) if extensions else None
+        if package_dir:
+            env_no_path = dict(env, PATH="/usr/bin:/bin")
+            r = run([args.python, "-c", "import sys; sys.path.insert(0, %r); import profiling._native as n; "
+                     "print(n.find_profiling_binary())" % package_dir], env_no_path, work)
+            check(r.returncode == 0 and r.stdout.strip() == binary,
+                  "the installed package finds the installed binary: %r" % (r.stdout.strip() or r.stderr.strip()[-200:]))
+
         # The man page.
         page = only_one(os.path.join(moved, "**", "man1", "profiling.1*"), "man page")
         if shutil.which("man"):
