@@ -366,6 +366,8 @@ def main():
     parser.add_argument("--cpu-detection", choices=("default", "proc"), default="default",
                         help="proc: force /proc for cpu mode (PROFILING_CPU_DETECTION=proc) and run the "
                              "accuracy tests only")
+    parser.add_argument("--sanitized", action="store_true",
+                        help="the profiler is a sanitizer build: leave out the periodic accuracy test")
     parser.add_argument("--only", help="run only the test of this name (e.g. test_periodic_target)")
     args = parser.parse_args()
     if not args.python or not os.path.exists(args.python):
@@ -385,6 +387,13 @@ def main():
                                               test_threads, test_wall_reuse, test_attach_and_kill]
     if args.only:
         tests = [test for test in tests if test.__name__ == args.only]
+    if args.sanitized and test_periodic_target in tests:
+        # Its bound is for the shipping build: ASan+UBSan make each read 2-3x
+        # slower, and the walker's re-reads (the known bias toward the longer
+        # function, issue #11) grow with that: +3.5 to +4 points measured.
+        tests.remove(test_periodic_target)
+        print("SKIP test_periodic_target [%s]: accuracy is checked on the normal build, not under the "
+              "sanitizers" % args.label)
     tmp = tempfile.mkdtemp(prefix="profiling-sampling-")
     failures = 0
     try:
