@@ -127,7 +127,7 @@ constexpr Layout py311{
     .tstate_thread_id = 152, .tstate_native_thread_id = 160, .tstate_datastack_chunk = 296,
     .frame_model = FrameModel::InterpreterFrames,
     .iframe_code = 32, .iframe_previous = 48, .iframe_instr = 56, .iframe_owner = 69,
-    .iframe_size = 80,
+    .iframe_size = 80, .iframe_is_entry = 68,
     .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_firstlineno = 72,
     .code_linetable = 136, .code_adaptive = 184, .code_first_traceable = 168,
     .line_format = LT::Locations311,

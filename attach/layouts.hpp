@@ -104,6 +104,8 @@ struct Layout {
     Offset iframe_owner = kAbsent;           // char
     int iframe_size = 0;
     int first_shim_owner = 256;              // owner values >= this are C-stack shims
+                                             // (3.12+: the entry shim behind each C call's first frame)
+    Offset iframe_is_entry = kAbsent;        // bool, 3.11: the first frame of its C evaluation call
     int generator_owner = 1;                 // FRAME_OWNED_BY_GENERATOR
     bool entry_frames_hold_shim = false;     // 3.12: entry frames point at the trampoline code
     bool code_is_tagged = false;             // 3.14+: _PyStackRef, clear low 2 bits

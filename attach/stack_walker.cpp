@@ -322,8 +322,15 @@ bool StackWalker::walk_interpreter_frames(std::uint64_t frame, const unsigned ch
         if (owner < layout_.first_shim_owner) {
             auto code = field<std::uint64_t>(block, layout_.iframe_code);
             if (layout_.code_is_tagged) code &= ~std::uint64_t{3};
+            // 3.11 flags a C call's first frame; 3.12+ put a shim behind it (below).
+            bool entry = layout_.iframe_is_entry != kAbsent && field<std::uint8_t>(block, layout_.iframe_is_entry) != 0;
             raw_.push_back({code, static_cast<std::int64_t>(field<std::uint64_t>(block, layout_.iframe_instr)),
-                            owner, frame});
+                            owner, frame, entry});
+        } else if (!raw_.empty()) {
+            raw_.back().entry = true;
+            // (The first shim behind a frame; 3.15 ends every chain with the
+            // thread state's base frame, a shim too, not on the C stack.)
+            if (raw_.back().entry_shim == 0) raw_.back().entry_shim = frame;
         }
         frame = previous;
     }
@@ -351,16 +358,26 @@ bool StackWalker::resolve_frames(std::vector<FrameRef>& out) {
         const CodeInfo* code = codes_found_[i];
         if (!code) return false;   // not a code object: the stack changed under us
         const RawFrame& raw = raw_[i];
+        // A frame left out below hands its entry mark to the next frame in
+        // (same C call), unless that one has its own: then the C call shows
+        // no Python frame.
+        auto keep_entry_mark = [&] {
+            if (raw.entry && !out.empty() && !out.back().entry) {
+                out.back().entry = true;
+                out.back().entry_shim = raw.entry_shim;
+            }
+        };
         if (code->is_shim) {
             // The interpreter's own code, never shown. On 3.12 only entry
             // frames hold one, and they are owned by the C stack: read as
             // anything else, the frame was read after its C stack was reused
             // (a torn stack, read again).
             if (layout_.entry_frames_hold_shim && raw.owner < layout_.first_shim_owner) return false;
+            keep_entry_mark();
             continue;
         }
         if (layout_.frame_model == FrameModel::FrameObjects) {
-            out.push_back({code, line_of(code, raw.position, raw.position), raw.frame, raw.code});
+            out.push_back({code, line_of(code, raw.position, raw.position), raw.frame, raw.code, true});
             continue;
         }
         auto offset = static_cast<std::int64_t>(static_cast<std::uint64_t>(raw.position) -
@@ -368,8 +385,14 @@ bool StackWalker::resolve_frames(std::vector<FrameRef>& out) {
         // Frames still in their prologue (and 3.13's __init__ cleanup shim,
         // which never gets past it) are not part of the Python stack.
         bool incomplete = raw.owner != layout_.generator_owner && offset < code->first_traceable_byte;
-        if (!incomplete) out.push_back({code, line_of(code, raw.position, offset), raw.frame, raw.code});
+        if (incomplete) {
+            keep_entry_mark();
+        } else {
+            out.push_back({code, line_of(code, raw.position, offset), raw.frame, raw.code, raw.entry, raw.entry_shim});
+        }
     }
+    // The thread's outermost frame is the first its outermost C call ran.
+    if (!out.empty()) out.back().entry = true;
     return true;
 }
 
@@ -720,8 +743,11 @@ ProcessStacks StackWalker::snapshot() {
         thread.holds_gil = sample.holds_gil;
         thread.complete = sample.complete;
         for (const FrameRef& ref : sample.frames) {
-            thread.frames.push_back(Frame{ref.code->name, ref.code->qualname, ref.code->file, ref.line,
-                                          ref.code->first_line, ref.frame, ref.code_address, {}});
+            Frame frame{ref.code->name, ref.code->qualname, ref.code->file, ref.line,
+                        ref.code->first_line, ref.frame, ref.code_address, {}};
+            frame.entry = ref.entry;
+            frame.entry_shim = ref.entry_shim;
+            thread.frames.push_back(std::move(frame));
         }
         stacks.threads.push_back(std::move(thread));
     }

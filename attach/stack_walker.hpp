@@ -25,6 +25,8 @@ struct FrameRef {
     std::int32_t line = 0;
     std::uint64_t frame = 0;         // the frame's address (PyFrameObject / _PyInterpreterFrame)
     std::uint64_t code_address = 0;  // the code object's
+    bool entry = true;               // the first frame its C evaluation call ran (Frame::entry)
+    std::uint64_t entry_shim = 0;    // 3.12+: the entry shim behind it (Frame::entry_shim)
 };
 
 struct ThreadSample {
@@ -72,6 +74,8 @@ private:
         std::int64_t position = 0;   // byte offset (frame objects) or instruction address (3.11+)
         std::uint8_t owner = 0;
         std::uint64_t frame = 0;     // where the frame was read
+        bool entry = true;           // the first frame its C evaluation call ran
+        std::uint64_t entry_shim = 0;
     };
 
     // What one batched read at the start of a sample gives for each interpreter.

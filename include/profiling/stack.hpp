@@ -30,8 +30,10 @@ struct LocalVariable {
     bool truncated = false;        // repr cut to its bound
 };
 
+enum class FrameKind { Python, Native };
+
 struct Frame {
-    std::string function;                 // co_name
+    std::string function;                 // co_name (native: the C/C++ function, demangled; "" if unknown)
     std::optional<std::string> qualname;  // co_qualname, 3.11+
     std::string file;                     // co_filename
     std::int32_t line = 0;                // the line being executed
@@ -39,6 +41,19 @@ struct Frame {
     std::uint64_t frame_address = 0;      // where the frame was read (for its locals)
     std::uint64_t code_address = 0;
     std::optional<std::vector<LocalVariable>> locals;   // with --locals; nullopt: not read or unreadable
+    // The first frame (outermost) that one C call of the evaluation loop ran:
+    // every frame before 3.11; from 3.11 the entry frames only, since a
+    // Python call made by Python code stays in its caller's C call.
+    bool entry = true;
+    // 3.12+, on entry frames: where the C call keeps its entry shim frame, a
+    // local of the evaluation function, so inside that C call's stack frame.
+    std::uint64_t entry_shim = 0;
+    FrameKind kind = FrameKind::Python;
+    // Native frames (dump --native): the binary, the offset in it, and
+    // whether the call was inlined into the next (outer) frame's code.
+    std::string module;
+    std::uint64_t module_offset = 0;
+    bool inlined = false;
 };
 
 // What a thread is doing, as py-spy and pystack name it.

@@ -1,6 +1,9 @@
 #include "src/commands/dump_command.hpp"
 
 #include "attach/interpreter_locator.hpp"
+#include "attach/mixed_stack.hpp"
+#include "attach/native_symbols.hpp"
+#include "attach/native_unwinder.hpp"
 #include "attach/python_descendants.hpp"
 #include "attach/proc_maps.hpp"
 #include "attach/process_freezer.hpp"
@@ -23,11 +26,23 @@ int run_dump(const DumpOptions& options) {
     attach::ThreadStateReader states(where, memory);
     attach::ObjectReprReader objects(memory, where.layout);
 
+    // (Opened before the threads stop: it reads the process's mappings.)
+    std::optional<attach::NativeSymbols> symbols;
+    if (options.native) symbols.emplace(options.pid);
+    attach::NativeUnwinder unwinder;
+    std::vector<std::vector<attach::UnwoundFrame>> unwound;   // per thread, innermost first
+
     ProcessStacks stacks;
     {
         std::optional<attach::ProcessFreezer> frozen;
-        if (options.blocking) frozen.emplace(options.pid);
+        if (options.blocking || options.native) frozen.emplace(options.pid);
         stacks = walker.snapshot();
+        if (options.native) {
+            for (const ThreadStack& thread : stacks.threads) {
+                unwound.push_back(thread.native_id ? unwinder.unwind(*thread.native_id)
+                                                   : std::vector<attach::UnwoundFrame>{});
+            }
+        }
         // Right after the stacks: the GIL and OS state of the same moment.
         states.describe(stacks, walker.interpreter_addresses(), walker.gil_structs());
         if (options.locals) {
@@ -39,6 +54,19 @@ int run_dump(const DumpOptions& options) {
             }
         }
     }   // threads resume here, before any output is written
+
+    if (options.native) {
+        // Named after the threads run again: program counters stay valid while the binaries stay mapped.
+        const std::string_view eval_name = attach::eval_function_name(stacks.version.major);
+        for (std::size_t t = 0; t < stacks.threads.size(); ++t) {
+            std::vector<attach::NativeCall> native;
+            for (std::size_t i = 0; i < unwound[t].size(); ++i) {
+                native.push_back({symbols->lookup(unwound[t][i].pc, /*return_address=*/i > 0), unwound[t][i].sp});
+            }
+            ThreadStack& thread = stacks.threads[t];
+            thread.frames = attach::merge_stacks(thread.frames, native, eval_name);
+        }
+    }
 
     if (options.json) {
         std::string text = stacks_to_json(stacks, options.locals).dump(2) + "\n";

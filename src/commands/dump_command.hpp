@@ -10,6 +10,7 @@ struct DumpOptions {
     bool json = false;
     bool blocking = false;   // stop the threads for one consistent read
     bool locals = false;     // each frame's arguments and local variables
+    bool native = false;     // native (C/C++) frames merged with the Python ones; stops the threads
 };
 
 // Prints the dump to stdout; returns the exit status. Throws profiling::Error.

@@ -7,7 +7,7 @@
 //   profiling attach PID [options] [--live]        sample a running process
 //   profiling live-profile [-S] [options] SCRIPT|-m MODULE [-- ARGS...]
 //                                                  launch and show it live
-//   profiling dump PID [--json] [--blocking] [--locals]   print every thread's stack
+//   profiling dump PID [--json] [--blocking] [--locals] [--native]   print every thread's stack
 //   profiling view FILE.prf                        show a saved profile
 //   profiling remote-profile -S [options] [--bind ADDR] SCRIPT|-m MODULE [-- ARGS...]
 //                                                  launch and serve the profile
@@ -260,6 +260,9 @@ int main(int argc, char** argv) {
                        "Show each frame's arguments and local variables (a short repr read from memory)");
     dump_cmd->add_flag("--blocking", dump.blocking,
                        "Stop the process's threads (ptrace) for one consistent read, then resume them");
+    dump_cmd->add_flag("--native", dump.native,
+                       "Show native (C, C++) frames too, merged with the Python frames in the order they ran "
+                       "(stops the threads while their stacks are read, as --blocking)");
 
     std::string view_path;
     TextReportOptions view_options;

@@ -58,6 +58,29 @@ std::string thread_state_key(ThreadState state) {
     return "unknown";
 }
 
+// "[native] qsort_r (libc.so.6+0x3c5a0) at msort.c:297, inlined"
+std::string native_frame_text(const Frame& frame) {
+    std::string module = frame.module.empty() ? "?" : frame.module.substr(frame.module.rfind('/') + 1);
+    std::string out = fmt::format("[native] {} ({}+{:#x})", frame.function.empty() ? "??" : frame.function, module,
+                                  frame.module_offset);
+    if (!frame.file.empty()) out += fmt::format(" at {}:{}", frame.file, frame.line);
+    if (frame.inlined) out += ", inlined";
+    return out;
+}
+
+nlohmann::json native_frame_json(const Frame& frame) {
+    using nlohmann::json;
+    return {
+        {"kind", "native"},
+        {"function", frame.function},
+        {"module", frame.module},
+        {"offset", fmt::format("{:#x}", frame.module_offset)},
+        {"file", frame.file.empty() ? json(nullptr) : json(frame.file)},
+        {"line", frame.file.empty() ? json(nullptr) : json(frame.line)},
+        {"inlined", frame.inlined},
+    };
+}
+
 std::string format_stacks_text(const ProcessStacks& stacks, const DumpHeader& header, bool locals) {
     std::string out = fmt::format("Process {}: {}\nPython {} ({})\n", stacks.pid, header.command_line,
                                   stacks.version.text(), header.runtime_file);
@@ -77,6 +100,10 @@ std::string format_stacks_text(const ProcessStacks& stacks, const DumpHeader& he
         out += '\n';
         if (thread.frames.empty()) out += "    (no Python frames)\n";
         for (auto frame = thread.frames.rbegin(); frame != thread.frames.rend(); ++frame) {
+            if (frame->kind == FrameKind::Native) {
+                out += "    " + native_frame_text(*frame) + "\n";
+                continue;
+            }
             out += fmt::format("    File \"{}\", line {}, in {}\n", frame->file, frame->line,
                                frame->qualname.value_or(frame->function));
             if (locals) append_locals(out, *frame);
@@ -91,7 +118,12 @@ nlohmann::json stacks_to_json(const ProcessStacks& stacks, bool locals) {
     for (const ThreadStack& thread : stacks.threads) {
         json frames = json::array();
         for (const Frame& frame : thread.frames) {
+            if (frame.kind == FrameKind::Native) {
+                frames.push_back(native_frame_json(frame));
+                continue;
+            }
             json entry = {
+                {"kind", "python"},
                 {"function", frame.function},
                 {"qualname", frame.qualname ? json(*frame.qualname) : json(nullptr)},
                 {"file", frame.file},

@@ -18,8 +18,13 @@ struct DumpHeader {
 std::string format_stacks_text(const ProcessStacks& stacks, const DumpHeader& header, bool locals = false);
 
 // {"pid", "python", "threads": [{"thread_id", "native_id", "name", "frames": [...]}]},
-// frames innermost first.
+// frames innermost first, each with "kind": "python" or "native".
 nlohmann::json stacks_to_json(const ProcessStacks& stacks, bool locals = false);
+
+// A native frame (dump --native): "[native] function (module+0xoffset) at file:line";
+// as JSON {"kind": "native", "function", "module", "offset", "file", "line", "inlined"}.
+std::string native_frame_text(const Frame& frame);
+nlohmann::json native_frame_json(const Frame& frame);
 
 // "has the GIL", "waiting for the GIL", ... (text); "has_gil", ... (JSON).
 std::string thread_state_text(ThreadState state);
