@@ -80,18 +80,23 @@ void untrack(pid_t tid) {
     }
 }
 
-std::string tracer_of(pid_t pid) {
+// A number field of /proc/PID/status ("TracerPid:", "PPid:"); 0 if unreadable.
+long status_field(pid_t pid, const char* name) {
     auto status = read_proc_file("/proc/" + std::to_string(pid) + "/status");
-    if (!status) return {};
-    auto at = status->find("TracerPid:");
-    if (at == std::string::npos) return {};
-    long tracer = std::strtol(status->c_str() + at + 10, nullptr, 10);
+    if (!status) return 0;
+    auto at = status->find(name);
+    if (at == std::string::npos) return 0;
+    return std::strtol(status->c_str() + at + std::strlen(name), nullptr, 10);
+}
+
+std::string tracer_of(pid_t pid) {
+    long tracer = status_field(pid, "TracerPid:");
     return tracer > 0 ? std::to_string(tracer) : std::string{};
 }
 
 }  // namespace
 
-ProcessFreezer::ProcessFreezer(pid_t pid) : pid_(pid) {
+ProcessFreezer::ProcessFreezer(pid_t pid) : pid_(pid), parent_of_target_(status_field(pid, "PPid:") == ::getpid()) {
     install_handlers();
     try {
         // Threads may start while we stop the others: list again until no
@@ -146,6 +151,13 @@ bool ProcessFreezer::seize_and_stop(pid_t tid) {
     // Wait for the interrupt stop. A signal-delivery stop may come first: keep
     // the signal to hand back on detach, and wait on.
     for (;;) {
+        if (tid == pid_ && parent_of_target_ && leader_exited()) {
+            // The process is ending. Its exit status is its parent's to
+            // collect, and the parent may be this profiler (-S): left unreaped.
+            untrack(tid);
+            stopped_.pop_back();
+            return false;
+        }
         int status = 0;
         pid_t got = ::waitpid(tid, &status, __WALL);
         if (got < 0) {
@@ -166,6 +178,18 @@ bool ProcessFreezer::seize_and_stop(pid_t tid) {
         if (::ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return false;
         // The interrupt is still pending, so the thread stops again at once.
         if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) return false;
+    }
+}
+
+// Whether the thread-group leader's next event is its exit, without taking it.
+bool ProcessFreezer::leader_exited() const {
+    for (;;) {
+        siginfo_t info{};
+        if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WSTOPPED | WNOWAIT | __WALL) != 0) {
+            if (errno == EINTR) continue;
+            return false;   // nothing to wait for: waitpid below says so too
+        }
+        return info.si_code == CLD_EXITED || info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
     }
 }
 

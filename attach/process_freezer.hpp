@@ -35,8 +35,10 @@ private:
     };
 
     bool seize_and_stop(pid_t tid);
+    bool leader_exited() const;
 
     pid_t pid_;
+    bool parent_of_target_;   // the profiler launched it (-S): its exit status is ours to collect, later
     std::vector<Stopped> stopped_;
 };
 

@@ -259,9 +259,18 @@ LaunchedProcess::~LaunchedProcess() {
 
 std::optional<int> LaunchedProcess::poll() {
     if (status_) return status_;
+    // Looked at before it is taken: while the sampler stops the program
+    // (--blocking, on another thread) its ptrace stops are reported here too,
+    // and taking one would leave the sampler waiting for it forever.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0 ||
+        info.si_pid != pid_) {
+        return status_;
+    }
+    if (info.si_code != CLD_EXITED && info.si_code != CLD_KILLED && info.si_code != CLD_DUMPED) return status_;
     int status = 0;
     pid_t got = ::waitpid(pid_, &status, WNOHANG);
-    if (got == pid_) status_ = exit_status_of(status);
+    if (got == pid_ && (WIFEXITED(status) || WIFSIGNALED(status))) status_ = exit_status_of(status);
     return status_;
 }
 
@@ -269,7 +278,7 @@ int LaunchedProcess::wait() {
     while (!status_) {
         int status = 0;
         pid_t got = ::waitpid(pid_, &status, 0);
-        if (got == pid_) {
+        if (got == pid_ && (WIFEXITED(status) || WIFSIGNALED(status))) {
             status_ = exit_status_of(status);
         } else if (got < 0 && errno != EINTR) {
             status_ = 1;

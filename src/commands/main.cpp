@@ -86,6 +86,9 @@ void add_sampling_options(CLI::App& app, RecordOptions& options, std::string& mo
         ->check(CLI::IsMember({"cpu", "wall", "gil"}));
     app.add_flag("--idle", options.sampler.idle,
                  "cpu mode: sample idle threads too, under an <idle> frame");
+    app.add_flag("--blocking", options.sampler.blocking,
+                 "Stop the target's threads (ptrace) while each sample is read: exact stacks, at the cost "
+                 "of pausing the program (see docs/sampling.md)");
     app.add_option("--duration", options.sampler.duration_s, "Stop sampling after this many seconds")
         ->check(CLI::PositiveNumber);
     add_presentation_options(app, options.exports);

@@ -1,5 +1,7 @@
 #include "src/sample/sampler.hpp"
 
+#include "attach/proc_maps.hpp"
+#include "attach/process_freezer.hpp"
 #include "profiling/errors.hpp"
 #include "src/sample/sample_schedule.hpp"
 
@@ -82,8 +84,18 @@ void Sampler::sample_at(std::int64_t tick) {
     idle_.clear();
     if (options_.mode == SampleMode::Cpu) {
         activity_->begin_tick(tick);
+        if (options_.blocking) {
+            // Asked before the threads are stopped: a stopped thread is not on a CPU.
+            running_before_stop_.clear();
+            for (pid_t tid : attach::list_threads(walker_.location().pid)) {
+                running_before_stop_.emplace(tid, activity_->is_running(tid));
+            }
+        }
         running = [this](const attach::ThreadSample& thread) {
-            const bool ran = thread.native_id ? activity_->is_running(*thread.native_id) : thread.holds_gil;
+            auto asked = thread.native_id ? running_before_stop_.find(*thread.native_id) : running_before_stop_.end();
+            const bool ran = asked != running_before_stop_.end() ? asked->second
+                             : thread.native_id                   ? activity_->is_running(*thread.native_id)
+                                                                  : thread.holds_gil;
             if (!ran && options_.idle) idle_.push_back(thread.thread_state);
             return ran || options_.idle;
         };
@@ -98,7 +110,12 @@ void Sampler::sample_at(std::int64_t tick) {
         };
     }
     try {
-        builder_.fold(walker_.sample(running, unchanged), idle_);
+        std::optional<attach::ProcessFreezer> stopped;
+        // --blocking: the threads stand still while read, so every stack is exact (py-spy's default).
+        if (options_.blocking) stopped.emplace(walker_.location().pid);
+        const std::vector<attach::ThreadSample>& samples = walker_.sample(running, unchanged);
+        stopped.reset();   // resumed before the sample is folded
+        builder_.fold(samples, idle_);
     } catch (...) {
         activity_->end_tick();   // this tick's records stay consumed; its threads stay tracked
         throw;
@@ -147,6 +164,9 @@ SamplerStop Sampler::run(const std::atomic<bool>& stop) {
             if (error.kind() == ErrorKind::NoSuchProcess || target_gone()) {
                 return finish(SamplerStop::TargetExited);
             }
+            // --blocking that may not stop the target (ptrace refused, a debugger
+            // attached) would fail every tick: said once, not counted.
+            if (options_.blocking && error.kind() == ErrorKind::PermissionDenied) throw;
             builder_.add_failed_read();
         }
     }

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace profiling {
 
@@ -25,6 +26,7 @@ struct SamplerOptions {
     SampleMode mode = SampleMode::Cpu;
     std::optional<double> duration_s;   // stop after this long
     bool idle = false;                  // cpu mode: keep idle threads too, under an <idle> frame
+    bool blocking = false;              // stop the target's threads (ptrace) for each sample's read
 };
 
 // Why run() returned.
@@ -61,6 +63,7 @@ private:
     // cpu mode: which threads ran; wall mode: which stayed off CPU (their stacks are reused).
     std::optional<ThreadActivity> activity_;
     std::vector<std::uint64_t> idle_;          // --idle: this tick's idle threads (thread states)
+    std::unordered_map<pid_t, bool> running_before_stop_;   // --blocking, cpu mode: this tick's answers
     ProfileBuilder builder_;
 };
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""`profiling dump --blocking` always lets the target go.
+"""Every way of stopping the target always lets it go: `dump --blocking`,
+`dump --native` and `attach --blocking` (a stop per sample, at 1 kHz).
 
     python3 tests/e2e/test_freeze_safety.py --profiling BUILD/profiling --python PY
 
-Runs many blocking dumps against a busy multi-threaded target and interrupts
-some of them at random moments with SIGINT, SIGTERM or SIGKILL. After every
+Runs many of them in turn against a busy multi-threaded target and interrupts
+most at random moments with SIGINT, SIGTERM or SIGKILL (SIGKILL in a third
+of the rounds: hundreds over the run). After every
 one, every thread of the target must be running or sleeping again (never
 left in a stop, 't' or 'T') and untraced (TracerPid 0). Exit 0 pass, 1 fail,
 77 skip.
@@ -19,6 +21,12 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Each command, and how long into it a signal may land (seconds).
+COMMANDS = [
+    (["dump", "PID", "--blocking"], 0.004),
+    (["dump", "PID", "--native"], 0.05),
+    (["attach", "PID", "--blocking", "--rate", "1000", "--duration", "0.3", "--flamegraph", "/dev/null"], 0.3),
+]
 
 
 def thread_states(pid):
@@ -39,7 +47,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--profiling", required=True)
     parser.add_argument("--python", default="")
-    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args()
     if not args.python or not os.path.exists(args.python):
         print("SKIP: interpreter not found at %r" % args.python)
@@ -54,11 +62,12 @@ def main():
             return 1
         interrupted = 0
         for round_number in range(args.rounds):
-            dump = subprocess.Popen([args.profiling, "dump", str(target.pid), "--blocking"],
+            command, longest = COMMANDS[round_number % len(COMMANDS)]
+            dump = subprocess.Popen([args.profiling] + [str(target.pid) if word == "PID" else word for word in command],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            how = rng.choice([None, None, signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+            how = rng.choice([None, signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGKILL, signal.SIGKILL])
             if how is not None:
-                time.sleep(rng.uniform(0, 0.004))
+                time.sleep(rng.uniform(0, longest))
                 try:
                     dump.send_signal(how)
                     interrupted += 1
@@ -80,7 +89,7 @@ def main():
             if target.poll() is not None:
                 failures.append("round %d: the target died (status %r)" % (round_number, target.returncode))
                 break
-        print("%d blocking dumps, %d interrupted" % (args.rounds, interrupted))
+        print("%d runs that stop the target, %d interrupted" % (args.rounds, interrupted))
     finally:
         target.kill()
         target.wait()
