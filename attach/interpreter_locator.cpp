@@ -72,18 +72,16 @@ std::optional<RuntimeElf> try_runtime_elf(pid_t pid, const std::vector<MemoryMap
 }
 
 // libpython first (a shared build keeps everything there), then the executable.
-std::optional<RuntimeElf> find_runtime_elf(pid_t pid, const std::vector<MemoryMap>& maps) {
-    const std::string proc = "/proc/" + std::to_string(pid);
+std::optional<RuntimeElf> find_runtime_elf(const TargetImage& image) {
     std::vector<std::string> seen;
-    for (const MemoryMap& map : maps) {
+    for (const MemoryMap& map : image.maps) {
         std::string path = strip_deleted(map.path);
         if (path.empty() || path[0] != '/' || !is_libpython_name(path)) continue;
         if (std::find(seen.begin(), seen.end(), path) != seen.end()) continue;
         seen.push_back(path);
-        if (auto found = try_runtime_elf(pid, maps, path, proc + "/root" + path)) return found;
+        if (auto found = try_runtime_elf(image.pid, image.maps, path, image.open_path(path))) return found;
     }
-    std::string exe = executable_path(pid);
-    return try_runtime_elf(pid, maps, exe, proc + "/exe");
+    return try_runtime_elf(image.pid, image.maps, image.executable, image.open_executable);
 }
 
 std::optional<PythonVersion> scan_version_text(MemoryReader& memory, const RuntimeElf& runtime) {
@@ -177,14 +175,27 @@ std::string executable_path(pid_t pid) {
 }
 
 InterpreterLocation locate_interpreter(pid_t pid, MemoryReader& memory) {
-    std::vector<MemoryMap> maps = read_maps(pid);
-    auto runtime = find_runtime_elf(pid, maps);
+    TargetImage image;
+    image.pid = pid;
+    image.maps = read_maps(pid);
+    image.executable = executable_path(pid);
+    const std::string proc = "/proc/" + std::to_string(pid);
+    image.open_executable = proc + "/exe";
+    // (Through the target's root: its files as it sees them, in a container too.)
+    image.open_path = [proc](const std::string& path) { return proc + "/root" + path; };
+    return locate_interpreter(image, memory);
+}
+
+InterpreterLocation locate_interpreter(const TargetImage& image, MemoryReader& memory) {
+    const pid_t pid = image.pid;
+    auto runtime = find_runtime_elf(image);
     if (!runtime) {
-        std::string exe = executable_path(pid);
+        const std::string& exe = image.executable;
         throw Error(ErrorKind::NotPython,
-                    fmt::format("process {} is not a Python process: {} has no CPython runtime "
+                    fmt::format("{} {} is not a Python process: {} has no CPython runtime "
                                 "(no libpython mapped, no _PyRuntime or interp_head symbol)",
-                                pid, exe.empty() ? "its executable" : exe),
+                                image.from_core ? "the core of process" : "process", pid,
+                                exe.empty() ? "its executable" : exe),
                     "give the pid of a CPython interpreter (python, python3, uwsgi with libpython, ...)");
     }
 

@@ -8,6 +8,7 @@
 #include "profiling/stack.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -37,9 +38,22 @@ struct InterpreterLocation {
     std::vector<Region> gil_regions;         // 3.6-3.11: the GIL's mutexes and condition variables
 };
 
+// What the locator needs to know of a target besides its memory: its
+// mappings and where to open the files behind them (a live process's, or a
+// core file's).
+struct TargetImage {
+    pid_t pid = 0;
+    std::vector<MemoryMap> maps;
+    std::string executable;        // as the target knew it
+    std::string open_executable;   // where this process can open it
+    std::function<std::string(const std::string&)> open_path;   // a mapped path -> where to open it
+    bool from_core = false;        // for messages
+};
+
 // Throws profiling::Error with a user-facing message when the process does
 // not exist, cannot be read, is not CPython, or runs an unsupported version.
 InterpreterLocation locate_interpreter(pid_t pid, MemoryReader& memory);
+InterpreterLocation locate_interpreter(const TargetImage& image, MemoryReader& memory);
 
 // The path /proc/PID/exe points to (for messages).
 std::string executable_path(pid_t pid);

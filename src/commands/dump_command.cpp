@@ -20,11 +20,11 @@
 namespace profiling {
 
 int run_dump(const DumpOptions& options) {
+    if (!options.core_path.empty()) return run_core_dump(options);
     attach::ProcessMemory memory(options.pid);
     const attach::InterpreterLocation where = attach::locate_attach_target(options.pid, memory);
     attach::StackWalker walker(where, memory);
     attach::ThreadStateReader states(where, memory);
-    attach::ObjectReprReader objects(memory, where.layout);
 
     // (Opened before the threads stop: it reads the process's mappings.)
     std::optional<attach::NativeSymbols> symbols;
@@ -45,14 +45,7 @@ int run_dump(const DumpOptions& options) {
         }
         // Right after the stacks: the GIL and OS state of the same moment.
         states.describe(stacks, walker.interpreter_addresses(), walker.gil_structs());
-        if (options.locals) {
-            for (ThreadStack& thread : stacks.threads) {
-                for (Frame& frame : thread.frames) {
-                    frame.locals = attach::read_frame_locals(memory, where.layout, objects, frame.frame_address,
-                                                             frame.code_address);
-                }
-            }
-        }
+        if (options.locals) read_locals(stacks, memory, where);
     }   // threads resume here, before any output is written
 
     if (options.native) {
@@ -68,15 +61,25 @@ int run_dump(const DumpOptions& options) {
         }
     }
 
-    if (options.json) {
-        std::string text = stacks_to_json(stacks, options.locals).dump(2) + "\n";
-        std::fwrite(text.data(), 1, text.size(), stdout);
-    } else {
-        DumpHeader header{attach::read_cmdline(options.pid), where.runtime_file};
-        std::string text = format_stacks_text(stacks, header, options.locals);
-        std::fwrite(text.data(), 1, text.size(), stdout);
-    }
+    print_stacks(stacks, options, DumpHeader{attach::read_cmdline(options.pid), where.runtime_file});
     return 0;
+}
+
+void read_locals(ProcessStacks& stacks, attach::MemoryReader& memory, const attach::InterpreterLocation& where) {
+    attach::ObjectReprReader objects(memory, where.layout);
+    for (ThreadStack& thread : stacks.threads) {
+        for (Frame& frame : thread.frames) {
+            if (frame.kind != FrameKind::Python) continue;
+            frame.locals =
+                attach::read_frame_locals(memory, where.layout, objects, frame.frame_address, frame.code_address);
+        }
+    }
+}
+
+void print_stacks(const ProcessStacks& stacks, const DumpOptions& options, const DumpHeader& header) {
+    std::string text = options.json ? stacks_to_json(stacks, options.locals).dump(2) + "\n"
+                                    : format_stacks_text(stacks, header, options.locals);
+    std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
 }  // namespace profiling

@@ -8,6 +8,7 @@
 //   profiling live-profile [-S] [options] SCRIPT|-m MODULE [-- ARGS...]
 //                                                  launch and show it live
 //   profiling dump PID [--json] [--blocking] [--locals] [--native]   print every thread's stack
+//   profiling dump --core FILE [--json] [--locals]                    the same, of a core file
 //   profiling view FILE.prf                        show a saved profile
 //   profiling remote-profile -S [options] [--bind ADDR] SCRIPT|-m MODULE [-- ARGS...]
 //                                                  launch and serve the profile
@@ -257,7 +258,13 @@ int main(int argc, char** argv) {
     DumpOptions dump;
     std::string dump_pid_text;
     auto* dump_cmd = app.add_subcommand("dump", "Print every thread's Python stack of a running process");
-    dump_cmd->add_option("pid", dump_pid_text, "Process id of the Python program")->required();
+    dump_cmd->add_option("pid", dump_pid_text, "Process id of the Python program (or --core FILE)");
+    dump_cmd->add_option("--core", dump.core_path,
+                         "Read a core file (kernel core or gdb's gcore) of a Python process instead of a live one");
+    dump_cmd->add_option("--lib-search-root", dump.lib_search_root,
+                         "--core: find the binaries the core names under this directory (they moved)");
+    dump_cmd->add_option("--executable", dump.executable,
+                         "--core: the Python executable, when the core's note does not say or it moved");
     dump_cmd->add_flag("--json", dump.json, "Print JSON (frames innermost first) instead of text");
     dump_cmd->add_flag("--locals", dump.locals,
                        "Show each frame's arguments and local variables (a short repr read from memory)");
@@ -327,8 +334,17 @@ int main(int argc, char** argv) {
     // A PID is checked here rather than by CLI11, whose range message
     // prints a 300-digit float: one line, status 2 as for usage errors.
     pid_t attach_pid = 0;
+    if (*dump_cmd && dump.core_path.empty() == dump_pid_text.empty()) {
+        std::fprintf(stderr, "profiling: dump takes a PID or --core FILE%s\n",
+                     dump_pid_text.empty() ? "" : ", not both");
+        return 2;
+    }
+    if (*dump_cmd && dump.core_path.empty() && (!dump.lib_search_root.empty() || !dump.executable.empty())) {
+        std::fprintf(stderr, "profiling: --lib-search-root and --executable go with --core\n");
+        return 2;
+    }
     for (auto [given, text, pid] : {std::tuple{bool(*attach_cmd), &attach_pid_text, &attach_pid},
-                                    std::tuple{bool(*dump_cmd), &dump_pid_text, &dump.pid}}) {
+                                    std::tuple{bool(*dump_cmd) && dump.core_path.empty(), &dump_pid_text, &dump.pid}}) {
         if (!given) continue;
         std::string why;
         std::optional<pid_t> parsed = parse_pid(*text, why);
