@@ -115,7 +115,8 @@ void CoreFile::read_notes(const unsigned char* notes, std::size_t size) {
         if (note.n_descsz > static_cast<std::size_t>(end - at)) return;
         const unsigned char* desc = at;
         const unsigned char* desc_end = at + note.n_descsz;
-        at += align4(note.n_descsz);
+        // (The last note's padding may be cut off: never step past the end.)
+        at += std::min(align4(note.n_descsz), static_cast<std::size_t>(end - at));
         if (note.n_type == NT_PRSTATUS && note.n_descsz >= 36) {
             std::int32_t tid = 0;
             std::memcpy(&tid, desc + 32, sizeof tid);   // elf_prstatus.pr_pid (x86-64)
