@@ -1,10 +1,14 @@
 #include "attach/native_symbols.hpp"
 
+#include "attach/elf_file.hpp"
+#include "profiling/errors.hpp"
+
 #include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace profiling::attach {
@@ -38,6 +42,34 @@ NativeSymbols::NativeSymbols(pid_t pid) : session_(std::make_unique<Session>()) 
         dwfl_end(s.dwfl);
         s.dwfl = nullptr;
     }
+}
+
+NativeSymbols::NativeSymbols(const std::vector<MemoryMap>& maps,
+                             const std::function<std::string(const std::string&)>& open_path)
+    : session_(std::make_unique<Session>()) {
+    Session& s = *session_;
+    s.callbacks.find_elf = dwfl_build_id_find_elf;
+    s.callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+    s.callbacks.debuginfo_path = &s.debuginfo_path;
+    s.dwfl = dwfl_begin(&s.callbacks);
+    if (!s.dwfl) return;
+    dwfl_report_begin(s.dwfl);
+    // Each binary where its first page was mapped, shifted by its load bias.
+    std::vector<std::string> seen;
+    for (const MemoryMap& map : maps) {
+        if (map.offset != 0 || map.path.empty() || map.path[0] != '/') continue;
+        if (std::find(seen.begin(), seen.end(), map.path) != seen.end()) continue;
+        seen.push_back(map.path);
+        try {
+            const std::string file = open_path(map.path);
+            ElfFile elf(file);
+            const std::uint64_t bias = elf.is_executable_type() ? 0 : map.start - elf.first_load_address();
+            dwfl_report_elf(s.dwfl, map.path.c_str(), file.c_str(), -1, bias, false);
+        } catch (const Error&) {
+            // Gone or not ELF: its addresses stay unnamed.
+        }
+    }
+    dwfl_report_end(s.dwfl, nullptr, nullptr);
 }
 
 NativeSymbols::~NativeSymbols() {
@@ -98,7 +130,8 @@ std::vector<NativeSymbol> NativeSymbols::resolve(std::uint64_t address) {
     Dwarf_Addr start = 0;
     const char* main_file = nullptr;
     const char* name = dwfl_module_info(module, nullptr, &start, nullptr, nullptr, nullptr, &main_file, nullptr);
-    base.module = main_file ? main_file : (name ? name : "");
+    // The path as the target mapped it (a core's files may be opened elsewhere).
+    base.module = name && name[0] == '/' ? name : main_file ? main_file : (name ? name : "");
     // The offset from the module's load address, as `perf` prints it.
     base.offset = address - start;
 

@@ -9,9 +9,12 @@
 // /usr/bin/python3 exports the interpreter's API) or module+offset.
 #pragma once
 
+#include "attach/proc_maps.hpp"
+
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -31,6 +34,8 @@ struct NativeSymbol {
 class NativeSymbols {
 public:
     explicit NativeSymbols(pid_t pid);
+    // A core file's: the binaries its mappings name, opened where `open_path` says.
+    NativeSymbols(const std::vector<MemoryMap>& maps, const std::function<std::string(const std::string&)>& open_path);
     ~NativeSymbols();
     NativeSymbols(const NativeSymbols&) = delete;
     NativeSymbols& operator=(const NativeSymbols&) = delete;

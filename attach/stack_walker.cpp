@@ -643,7 +643,7 @@ const std::vector<ThreadSample>& StackWalker::sample(const ThreadFilter& include
     auto native_id_of = [&](std::uint64_t pthread) -> std::optional<pid_t> {
         if (auto tid = native_ids_.known_tid_of(pthread)) return tid;
         if (!tasks_listed) {
-            tasks = list_threads(where_.pid);
+            tasks = task_source_ ? task_source_() : list_threads(where_.pid);
             tasks_listed = true;
         }
         if (tasks.empty()) return std::nullopt;

@@ -63,6 +63,11 @@ public:
 
     const InterpreterLocation& location() const { return where_; }
 
+    // Where the kernel thread ids come from before 3.8 (the pthread block
+    // read is checked against them): /proc/PID/task by default; a core's
+    // NT_PRSTATUS notes for a core file.
+    void set_task_source(std::function<std::vector<pid_t>()> source) { task_source_ = std::move(source); }
+
     // Each interpreter's GIL struct (3.12+; 0 where unknown), as of the last sample.
     const std::vector<std::uint64_t>& interpreter_addresses() const { return interpreters_; }
     const std::vector<std::uint64_t>& gil_structs() const { return gil_structs_; }
@@ -162,6 +167,7 @@ private:
     std::uint64_t walked_chunk_base_ = 0, walked_chunk_top_ = 0;
     std::vector<unsigned char> reread_;
     std::vector<std::uint64_t> pthreads_;   // scratch: this sample's thread ids
+    std::function<std::vector<pid_t>()> task_source_;
     std::vector<std::uint64_t> sorted_tstates_;   // scratch: tstates_, sorted
     KeptStacks<FrameRef> kept_;             // each thread's last stack, for threads that did not run
     std::vector<std::vector<std::uint64_t>> known_threads_;   // per interpreter, last sample's list

@@ -48,21 +48,24 @@ int run_dump(const DumpOptions& options) {
         if (options.locals) read_locals(stacks, memory, where);
     }   // threads resume here, before any output is written
 
-    if (options.native) {
-        // Named after the threads run again: program counters stay valid while the binaries stay mapped.
-        const std::string_view eval_name = attach::eval_function_name(stacks.version.major);
-        for (std::size_t t = 0; t < stacks.threads.size(); ++t) {
-            std::vector<attach::NativeCall> native;
-            for (std::size_t i = 0; i < unwound[t].size(); ++i) {
-                native.push_back({symbols->lookup(unwound[t][i].pc, /*return_address=*/i > 0), unwound[t][i].sp});
-            }
-            ThreadStack& thread = stacks.threads[t];
-            thread.frames = attach::merge_stacks(thread.frames, native, eval_name);
-        }
-    }
+    // Named after the threads run again: program counters stay valid while the binaries stay mapped.
+    if (options.native) merge_native_frames(stacks, unwound, *symbols);
 
     print_stacks(stacks, options, DumpHeader{attach::read_cmdline(options.pid), where.runtime_file});
     return 0;
+}
+
+void merge_native_frames(ProcessStacks& stacks, const std::vector<std::vector<attach::UnwoundFrame>>& unwound,
+                         attach::NativeSymbols& symbols) {
+    const std::string_view eval_name = attach::eval_function_name(stacks.version.major);
+    for (std::size_t t = 0; t < stacks.threads.size() && t < unwound.size(); ++t) {
+        std::vector<attach::NativeCall> native;
+        for (std::size_t i = 0; i < unwound[t].size(); ++i) {
+            native.push_back({symbols.lookup(unwound[t][i].pc, /*return_address=*/i > 0), unwound[t][i].sp});
+        }
+        ThreadStack& thread = stacks.threads[t];
+        thread.frames = attach::merge_stacks(thread.frames, native, eval_name);
+    }
 }
 
 void read_locals(ProcessStacks& stacks, attach::MemoryReader& memory, const attach::InterpreterLocation& where) {

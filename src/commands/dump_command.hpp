@@ -2,6 +2,8 @@
 #pragma once
 
 #include "attach/interpreter_locator.hpp"
+#include "attach/native_symbols.hpp"
+#include "attach/native_unwinder.hpp"
 #include "attach/process_memory.hpp"
 #include "profiling/stack.hpp"
 #include "src/format/stack_format.hpp"
@@ -27,7 +29,10 @@ struct DumpOptions {
 int run_dump(const DumpOptions& options);
 int run_core_dump(const DumpOptions& options);   // options.core_path (src/commands/core_dump.cpp)
 
-// Shared by both: each Python frame's locals read, and the dump printed.
+// Shared by both: native frames merged in (per thread, in stacks' order),
+// each Python frame's locals read, and the dump printed.
+void merge_native_frames(ProcessStacks& stacks, const std::vector<std::vector<attach::UnwoundFrame>>& unwound,
+                         attach::NativeSymbols& symbols);
 void read_locals(ProcessStacks& stacks, attach::MemoryReader& memory, const attach::InterpreterLocation& where);
 void print_stacks(const ProcessStacks& stacks, const DumpOptions& options, const DumpHeader& header);
 

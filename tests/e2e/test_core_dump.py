@@ -10,7 +10,9 @@ it: gdb's gcore while it runs, and the kernel's own as it dies of SIGSEGV
 kernel.core_pattern is a plain file name; said loudly when it is a pipe).
 For each core, `dump --core CORE --json` gives the same threads (ids, names)
 with the same Python frames (function, file, line), and `--locals` reads
-park()'s argument from it (repr 'qsort' / 'key').
+park()'s argument from it (repr 'qsort' / 'key'). On the kernel's core,
+`--native` keeps those Python frames and merges the native ones in the
+order they ran (libc's qsort between compare and sort_with_c).
 
 gdb 13's gcore writes zeros for the thread stacks of some targets (seen with
 the glibc of the provisioned 3.14/3.15); a thread then ends at its first C
@@ -157,12 +159,34 @@ def read_core(args, core, truth, live, what):
     return short
 
 
+def check_native(args, core, truth, live):
+    """--native on a core: the same Python frames, merged with native ones in
+    the order they ran (qsort between compare and sort_with_c)."""
+    result = run([args.profiling, "dump", "--core", core, "--json", "--native"])
+    check(result.returncode == 0, "dump --core --native failed: %s" % result.stderr.decode())
+    mixed = {t["thread_id"]: t["frames"] for t in json.loads(result.stdout.decode())["threads"]}
+    for thread in live["threads"]:
+        frames = mixed[thread["thread_id"]]
+        python = [(f["function"], f["line"]) for f in frames if f["kind"] == "python"]
+        check(python == [(f["function"], f["line"]) for f in thread["frames"]],
+              "--native: thread %d's Python frames changed: %r" % (thread["thread_id"], python))
+    qsort = mixed[truth["threads"]["qsort"]]
+    names = [(f["kind"], f["function"]) for f in qsort]
+    compare = names.index(("python", "compare"))
+    sort_with_c = names.index(("python", "sort_with_c"))
+    check(compare < sort_with_c and any("qsort" in name for kind, name in names[compare:sort_with_c]
+                                        if kind == "native"),
+          "--native: no native qsort between compare and sort_with_c: %r" % names)
+    check(names[-1][0] == "native", "--native: the outermost frame is not native: %r" % names)
+
+
 def check_core(args, workdir):
     kernel = kernel_core_of(args, workdir)
     kernel_whole = False
     if kernel:
         short = read_core(args, *kernel, what="kernel core")
         check(not short, "kernel core: threads %r end short of the live stack" % short)
+        check_native(args, *kernel)
         kernel_whole = True
     core, truth, live = gcore_of(args, workdir)
     short = read_core(args, core, truth, live, what="gcore")
